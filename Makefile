@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+UV_VERSION := 0.9.9
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint lock clean
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Headrace needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	# strict editable mode: the package is linked from build/, so providers/ never lands on sys.path
+	# (its egg-info would make Airflow see the plugin entry point twice).
+	$(VENV)/bin/uv pip install --python $(VENV)/bin/python -c constraints.txt \
+		--config-settings editable_mode=strict -e '.[test,postgres]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	VENV=$(VENV) scripts/run.sh
+
+test: install
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -c constraints.txt \
+		--config-settings editable_mode=strict --no-deps -e .
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check providers plugins dags tests benchmarks
+	$(VENV)/bin/ruff format --check providers plugins dags tests benchmarks
+
+# Re-resolve the pinned dependency set after changing setup.cfg.
+lock: install
+	$(VENV)/bin/uv pip compile setup.cfg --extra test --extra postgres --python-version 3.11 \
+		--no-emit-package headrace -o constraints.txt
+
+clean:
+	rm -rf $(VENV) build providers/*.egg-info .pytest_cache

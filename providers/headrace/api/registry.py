@@ -1,0 +1,168 @@
+"""Declaring endpoints once: routing, validation, permissions, rate limits, envelopes and OpenAPI.
+
+A route module decorates a plain function with :func:`endpoint`; :func:`bind` later turns every
+declared endpoint into a Flask view on a blueprint. The same declarations produce the OpenAPI
+document, so the document cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from headrace.api.errors import BadRequest, RequestValidationError
+from headrace.api.namespaces import Namespace
+from headrace.api.security import Permission, require_principal
+
+# JSON requests are small; uploads (multipart) set their own, larger limit.
+MAX_JSON_BODY_BYTES = 10 * 1024 * 1024
+_FLASK_PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Everything known about one operation (one rule and one method)."""
+
+    rule: str
+    method: str
+    namespace: Namespace
+    summary: str
+    handler: Callable[..., Any]
+    permission: Permission | None  # None: public (health, login)
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None  # a model, list[model], or None for an empty body
+    status: int = 200
+    wrap: bool | None = None  # None: the namespace decides
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    extra_responses: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.namespace.value}_{self.handler.__name__}"
+
+    @property
+    def openapi_path(self) -> str:
+        return _FLASK_PARAM.sub(r"{\1}", self.rule)
+
+    @property
+    def path_params(self) -> list[str]:
+        return _FLASK_PARAM.findall(self.rule)
+
+    @property
+    def wraps_data(self) -> bool:
+        return self.namespace.wraps_data if self.wrap is None else self.wrap
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def endpoint(rule: str, method: str, namespace: Namespace, *, summary: str, **options: Any):
+    """Declare a function as the handler of ``method rule``.
+
+    The handler is called with the path parameters, plus ``body`` / ``query`` (validated models) and
+    ``principal`` when its signature asks for them. It returns a model, a list of models, a dict, a
+    ``(value, status)`` pair or a Flask ``Response``.
+    """
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        ENDPOINTS.append(
+            Endpoint(
+                rule=rule,
+                method=method.upper(),
+                namespace=namespace,
+                summary=summary,
+                handler=handler,
+                description=inspect.cleandoc(handler.__doc__ or ""),
+                **options,
+            )
+        )
+        return handler
+
+    return decorate
+
+
+def endpoint_for(flask_endpoint: str | None, blueprint: Blueprint) -> Endpoint | None:
+    if not flask_endpoint or not flask_endpoint.startswith(f"{blueprint.name}."):
+        return None
+    return blueprint.headrace_endpoints.get(flask_endpoint.split(".", 1)[1])
+
+
+def bind(blueprint: Blueprint, limit_decorator: Callable[[Endpoint], Callable]) -> None:
+    """Register every declared endpoint on ``blueprint``; ``limit_decorator`` adds its rate limit."""
+    blueprint.headrace_endpoints = {}
+    for spec in ENDPOINTS:
+        view = limit_decorator(spec)(_make_view(spec))
+        blueprint.add_url_rule(spec.rule, endpoint=spec.name, view_func=view, methods=[spec.method])
+        blueprint.headrace_endpoints[spec.name] = spec
+
+
+def _make_view(spec: Endpoint) -> Callable[..., Response]:
+    wanted = inspect.signature(spec.handler).parameters
+
+    @functools.wraps(spec.handler)
+    def view(**path_args: Any) -> Response:
+        kwargs: dict[str, Any] = dict(path_args)
+        principal = None
+        if spec.permission is not None:
+            principal = require_principal()
+            spec.permission.enforce(principal)
+        if "principal" in wanted:
+            kwargs["principal"] = principal
+        if spec.query is not None:
+            kwargs["query"] = _validate(spec.query, request.args.to_dict(flat=True), "query")
+        if spec.body is not None:
+            kwargs["body"] = _validate(spec.body, _json_body(), "body")
+        return _render(spec, spec.handler(**kwargs))
+
+    view.__name__ = spec.name
+    return view
+
+
+def _json_body() -> Any:
+    request.max_content_length = MAX_JSON_BODY_BYTES  # reading more raises a 413
+    if not request.get_data(cache=True):
+        return {}
+    payload = request.get_json(force=True, silent=True)
+    if payload is None:
+        raise BadRequest("Request body must be valid JSON", code="INVALID_JSON")
+    return payload
+
+
+def _validate(model: type[BaseModel], data: Any, location: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError.from_pydantic(exc, location=location) from exc
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def _render(spec: Endpoint, result: Any) -> Response:
+    if isinstance(result, Response):
+        return result
+    status = spec.status
+    if isinstance(result, tuple):
+        result, status = result
+    if result is None:
+        return Response(status=status)
+    payload = to_jsonable(result)
+    if spec.wraps_data:
+        payload = {"success": True, "data": payload}
+    response = jsonify(payload)
+    response.status_code = status
+    return response

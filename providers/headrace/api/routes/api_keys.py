@@ -1,0 +1,106 @@
+"""API keys: ``GET/POST /auth/api-keys`` and ``DELETE /auth/api-keys/{id}`` (administrators only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.utils.session import create_session
+
+from headrace import config
+from headrace.api.datamodels.auth import ApiKeyCreated, ApiKeyCreateRequest, ApiKeyInfo
+from headrace.api.errors import NotFound, RequestValidationError
+from headrace.api.namespaces import Namespace
+from headrace.api.registry import endpoint
+from headrace.api.security import ADMIN, Principal
+from headrace.api.services import api_keys
+from headrace.db.models import ApiKey
+
+
+def _info(key: ApiKey, now: datetime) -> dict:
+    if key.revoked_at is not None:
+        status = "revoked"
+    elif key.expires_at <= now:
+        status = "expired"
+    else:
+        status = "active"
+    fields = ApiKeyInfo.model_fields.keys() - {"status"}
+    return {name: getattr(key, name) for name in fields} | {"status": status}
+
+
+def _expiry(body: ApiKeyCreateRequest, now: datetime) -> datetime:
+    longest = timedelta(days=config.api_key_max_expiry_days())
+    if body.expires_at is not None:
+        expires_at, field = body.expires_at.astimezone(UTC), "expires_at"
+    else:
+        days = body.expires_in_days or config.api_key_default_expiry_days()
+        expires_at, field = now + timedelta(days=days), "expires_in_days"
+    if expires_at <= now:
+        raise _bad(field, "must be in the future")
+    if expires_at - now > longest:
+        raise _bad(field, f"must be at most {longest.days} days from now")
+    return expires_at
+
+
+def _bad(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        f"Validation failed: {field}: {message}", details=[{"field": field, "message": message}]
+    )
+
+
+@endpoint(
+    "/auth/api-keys",
+    "GET",
+    Namespace.AUTH,
+    summary="List API keys (never their secrets)",
+    permission=ADMIN,
+    response=list[ApiKeyInfo],
+)
+def list_api_keys():
+    now = datetime.now(UTC)
+    with create_session() as session:
+        return [ApiKeyInfo(**_info(key, now)) for key in api_keys.list_keys(session)]
+
+
+@endpoint(
+    "/auth/api-keys",
+    "POST",
+    Namespace.AUTH,
+    summary="Create an API key with scopes and an expiry; its secret is shown once",
+    permission=ADMIN,
+    body=ApiKeyCreateRequest,
+    response=ApiKeyCreated,
+    status=201,
+)
+def create_api_key(principal: Principal, body: ApiKeyCreateRequest):
+    """The key acts on behalf of its creator, narrowed to its scopes."""
+    now = datetime.now(UTC)
+    with create_session() as session:
+        key, secret = api_keys.create(
+            session,
+            name=body.name,
+            scopes=body.scopes,
+            expires_at=_expiry(body, now),
+            owner=principal.username,
+            owner_claims=get_auth_manager().serialize_user(principal.user),
+            now=now,
+        )
+        return ApiKeyCreated(**_info(key, now), key=secret)
+
+
+@endpoint(
+    "/auth/api-keys/<key_id>",
+    "DELETE",
+    Namespace.AUTH,
+    summary="Revoke an API key",
+    permission=ADMIN,
+    response=ApiKeyInfo,
+    errors=(404,),
+)
+def revoke_api_key(key_id: str):
+    now = datetime.now(UTC)
+    with create_session() as session:
+        key = api_keys.revoke(session, key_id, now=now)
+        if key is None:
+            raise NotFound(f"API key '{key_id}' not found", code="API_KEY_NOT_FOUND")
+        return ApiKeyInfo(**_info(key, now))

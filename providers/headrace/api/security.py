@@ -1,0 +1,196 @@
+"""Who is calling, and may they do this? Identity and permissions come from Airflow's auth manager.
+
+Credentials, in this order: ``X-API-Key`` (a Headrace key), ``Authorization: Bearer <Airflow JWT>``,
+the Airflow UI cookie ``_token``. A key acts on behalf of the user who created it, narrowed by its
+scopes, so every permission check goes through the auth manager for keys and tokens alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN, BaseAuthManager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import (
+    AccessView,
+    ConfigurationDetails,
+    ConnectionDetails,
+    DagAccessEntity,
+    DagDetails,
+)
+from airflow.utils.session import create_session
+from flask import g, request
+
+from headrace.api.errors import Forbidden, Unauthorized
+from headrace.api.services import api_keys
+from headrace.api.services.api_keys import Scope
+
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    user: BaseUser
+    kind: str  # "jwt" or "api_key"
+    token: str | None = None  # the raw JWT, for logout
+    claims: dict[str, Any] = field(default_factory=dict)  # the JWT's claims (exp, jti, ...)
+    api_key_id: str | None = None
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+    @property
+    def username(self) -> str:
+        return self.user.get_name()
+
+    @property
+    def rate_limit_key(self) -> str:
+        return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user.get_id()}"
+
+
+def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run an auth-manager coroutine from Flask's synchronous world."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # pragma: no cover - defensive
+        return pool.submit(asyncio.run, coro).result()
+
+
+def user_from_jwt(token: str) -> tuple[BaseUser, dict[str, Any]]:
+    """Validate an Airflow JWT through the auth manager; raises Unauthorized when it is not valid."""
+    try:
+        user = run_sync(get_auth_manager().get_user_from_token(token))
+    except Exception as exc:  # the auth manager raises jwt errors, KeyError, ValueError...
+        raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN") from exc
+    # Already validated above; decoding again only reads exp/jti for status and logout.
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return user, claims
+
+
+def _authenticate() -> Principal | None:
+    presented_key = request.headers.get(API_KEY_HEADER)
+    if presented_key is not None:
+        now = datetime.now(UTC)
+        with create_session() as session:
+            key = api_keys.verify(session, presented_key.strip(), now=now)
+            if key is None:
+                raise Unauthorized("Invalid, expired or revoked API key", code="INVALID_API_KEY")
+            user = get_auth_manager().deserialize_user(key.owner_claims)
+            return Principal(
+                user=user,
+                kind="api_key",
+                api_key_id=key.id,
+                scopes=tuple(key.scopes),
+                expires_at=key.expires_at,
+            )
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        token = token.strip()
+    else:
+        token = request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+    if not token:
+        return None
+    user, claims = user_from_jwt(token)
+    return Principal(
+        user=user,
+        kind="jwt",
+        token=token,
+        claims=claims,
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC) if "exp" in claims else None,
+    )
+
+
+def current_principal() -> Principal | None:
+    """The caller of this request (cached), None when no credentials were sent.
+
+    Raises Unauthorized when credentials were sent but are not valid.
+    """
+    if "headrace_principal" not in g:
+        try:
+            g.headrace_principal = _authenticate()
+        except Unauthorized as exc:
+            g.headrace_principal = exc
+    if isinstance(g.headrace_principal, Unauthorized):
+        raise g.headrace_principal
+    return g.headrace_principal
+
+
+def require_principal() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+AuthCheck = Callable[[BaseAuthManager, BaseUser], bool]
+
+
+@dataclass(frozen=True)
+class Permission:
+    """The nearest Airflow permission for an endpoint, plus the API-key scope it needs."""
+
+    airflow_permission: str  # for the permission table in the docs and OpenAPI
+    scope: Scope
+    check: AuthCheck
+
+    def enforce(self, principal: Principal) -> None:
+        if principal.kind == "api_key" and not api_keys.grants(list(principal.scopes), self.scope):
+            raise Forbidden(f"This API key lacks the '{self.scope.value}' scope")
+        if not self.check(get_auth_manager(), principal.user):
+            raise Forbidden(f"Permission denied: requires {self.airflow_permission}")
+
+
+def authenticated(scope: Scope = Scope.READ) -> Permission:
+    return Permission("any authenticated user", scope, lambda am, user: True)
+
+
+def view(access_view: AccessView, scope: Scope = Scope.READ) -> Permission:
+    return Permission(
+        f"view {access_view.value}",
+        scope,
+        lambda am, user: am.is_authorized_view(access_view=access_view, user=user),
+    )
+
+
+def configuration(method: str, scope: Scope) -> Permission:
+    return Permission(
+        f"configuration: {method}",
+        scope,
+        lambda am, user: am.is_authorized_configuration(
+            method=method, details=ConfigurationDetails(section="headrace"), user=user
+        ),
+    )
+
+
+def connection(method: str, scope: Scope) -> Permission:
+    return Permission(
+        f"connections: {method}",
+        scope,
+        lambda am, user: am.is_authorized_connection(method=method, details=ConnectionDetails(), user=user),
+    )
+
+
+def dag(method: str, scope: Scope, entity: DagAccessEntity | None = None) -> Permission:
+    label = f"DAGs{f' ({entity.value.lower()})' if entity else ''}: {method}"
+    return Permission(
+        label,
+        scope,
+        lambda am, user: am.is_authorized_dag(
+            method=method, access_entity=entity, details=DagDetails(), user=user
+        ),
+    )
+
+
+# Administering Headrace itself (API keys) is closest to editing Airflow's configuration:
+# Op/Admin in SimpleAuthManager, Admin in the FAB auth manager.
+ADMIN = configuration("PUT", Scope.ADMIN)

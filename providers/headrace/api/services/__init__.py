@@ -1,0 +1,1 @@
+"""Business logic behind the routes: no Flask here, only plain values and SQLAlchemy sessions."""

@@ -1,0 +1,67 @@
+"""Logging in through the configured auth manager, and token facts for status answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+
+from headrace.api.errors import InvalidCredentials, NotImplementedByAuthManager, RequestValidationError
+
+# Claims that belong to the token, not to the user it was issued for.
+_TOKEN_CLAIMS = {"exp", "iat", "nbf", "jti", "aud", "iss"}
+
+
+def login(username: str, password: str) -> tuple[BaseUser, str]:
+    """Check a username and password with the auth manager; returns the user and a fresh JWT."""
+    from fastapi import HTTPException
+
+    auth_manager = get_auth_manager()
+    try:
+        token = _create_token(auth_manager, username, password)
+    except HTTPException as exc:
+        if exc.status_code == 400:
+            raise RequestValidationError(str(exc.detail)) from exc
+        raise InvalidCredentials() from exc
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return auth_manager.deserialize_user(claims), token
+
+
+def _create_token(auth_manager, username: str, password: str) -> str:
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    if isinstance(auth_manager, SimpleAuthManager):
+        from airflow.api_fastapi.auth.managers.simple.datamodels.login import LoginBody
+        from airflow.api_fastapi.auth.managers.simple.services.login import SimpleAuthManagerLogin
+
+        return SimpleAuthManagerLogin.create_token(LoginBody(username=username, password=password))
+    if hasattr(auth_manager, "create_token"):  # FAB and Keycloak auth managers
+        user = auth_manager.create_token(headers={}, body={"username": username, "password": password})
+        if not user:
+            raise InvalidCredentials()
+        return auth_manager.generate_jwt(user)
+    raise NotImplementedByAuthManager(
+        f"{type(auth_manager).__name__} does not take passwords; log in through Airflow and send "
+        "its token as 'Authorization: Bearer <token>'"
+    )
+
+
+def user_claims(token_claims: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in token_claims.items() if k not in _TOKEN_CLAIMS}
+
+
+def token_facts(expires_at: datetime | None, *, now: datetime | None = None) -> dict[str, Any]:
+    """The lakehouse-api ``tokenInfo`` fields."""
+    now = now or datetime.now(UTC)
+    if expires_at is None:
+        return {"hasToken": True, "isExpired": False, "expiresAt": None, "expiresIn": None}
+    remaining_ms = int((expires_at - now).total_seconds() * 1000)
+    return {
+        "hasToken": True,
+        "isExpired": remaining_ms <= 0,
+        "expiresAt": expires_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "expiresIn": max(remaining_ms, 0),
+    }

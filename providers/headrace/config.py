@@ -1,0 +1,63 @@
+"""Typed access to the ``[headrace]`` section of the Airflow configuration.
+
+Defaults are declared once, in :mod:`headrace.get_provider_info`; this module only resolves the
+embedded-mode fallbacks (paths under ``AIRFLOW_HOME``) so that every caller agrees on them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from airflow.configuration import AIRFLOW_HOME, conf
+
+SECTION = "headrace"
+
+
+def _get(option: str) -> str:
+    return conf.get(SECTION, option).strip()
+
+
+def storage_root() -> Path:
+    return Path(_get("storage_root") or os.path.join(AIRFLOW_HOME, "headrace", "storage"))
+
+
+def catalog_uri() -> str:
+    return _get("catalog_uri") or f"sqlite:///{os.path.join(AIRFLOW_HOME, 'headrace', 'catalog.db')}"
+
+
+def warehouse() -> str:
+    return _get("warehouse") or str(storage_root() / "warehouse")
+
+
+def default_engine() -> str:
+    return _get("default_engine")
+
+
+def environment() -> str:
+    return _get("environment")
+
+
+def rate_limit_storage_uri() -> str:
+    return _get("rate_limit_storage_uri")
+
+
+def rate_limit_for(namespace: str) -> str:
+    """The limit of one namespace: its override in ``rate_limits`` if any, else ``rate_limit``."""
+    for pair in _get("rate_limits").split(";"):
+        name, _, limit = pair.partition("=")
+        if name.strip() == namespace and limit.strip():
+            return limit.strip()
+    return _get("rate_limit")
+
+
+def api_key_default_expiry_days() -> int:
+    return conf.getint(SECTION, "api_key_default_expiry_days")
+
+
+def api_key_max_expiry_days() -> int:
+    return conf.getint(SECTION, "api_key_max_expiry_days")
+
+
+def refresh_token_expiration() -> int:
+    return conf.getint(SECTION, "refresh_token_expiration")

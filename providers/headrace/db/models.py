@@ -1,0 +1,61 @@
+"""SQLAlchemy models of Headrace's own tables.
+
+They live in the Airflow metadata database beside Airflow's tables, under their own ``MetaData`` and
+alembic version table, so ``airflow db migrate`` creates and upgrades them through
+:class:`headrace.db.manager.HeadraceDBManager`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.utils.sqlalchemy import UtcDateTime
+from sqlalchemy import JSON, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "idx_%(table_name)s_%(column_0_N_name)s",
+        "uq": "%(table_name)s_%(column_0_N_name)s_uq",
+        "ck": "%(table_name)s_%(constraint_name)s_ck",
+        "fk": "%(table_name)s_%(column_0_name)s_fkey",
+        "pk": "%(table_name)s_pkey",
+    }
+)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class ApiKey(Base):
+    """A scoped, expiring API key. Only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "headrace_api_key"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    secret_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    owner: Mapped[str] = mapped_column(String(250), nullable=False)
+    # The creator as the auth manager serialised it: the key acts on the creator's behalf,
+    # narrowed by its scopes.
+    owner_claims: Mapped[dict] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class RefreshToken(Base):
+    """A single-use refresh token handed out at login. Only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "headrace_refresh_token"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    subject: Mapped[str] = mapped_column(String(250), nullable=False)
+    claims: Mapped[dict] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

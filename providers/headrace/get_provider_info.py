@@ -1,0 +1,117 @@
+"""Provider metadata read by Airflow's ProvidersManager (``apache_airflow_provider`` entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headrace import __version__
+
+_CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
+    "storage_root": {
+        "description": "Folder that holds the local object storage (one sub-folder per bucket) in the "
+        "embedded mode. Empty means ``{AIRFLOW_HOME}/headrace/storage``.",
+        "type": "string",
+        "example": "/data/headrace/storage",
+        "default": "",
+    },
+    "catalog_uri": {
+        "description": "SQLAlchemy URI of the database that holds the Iceberg SQL catalog and the "
+        "catalog registry. Empty means a SQLite file ``{AIRFLOW_HOME}/headrace/catalog.db``; use a "
+        "PostgreSQL URI in production.",
+        "type": "string",
+        "sensitive": True,
+        "example": "postgresql+psycopg2://airflow:airflow@postgres/headrace_catalog",
+        "default": "",
+    },
+    "warehouse": {
+        "description": "Location where new catalogs keep their table data and metadata, a local path "
+        "or ``s3://bucket/prefix``. Empty means ``{storage_root}/warehouse``.",
+        "type": "string",
+        "example": "s3://warehouse/headrace",
+        "default": "",
+    },
+    "default_engine": {
+        "description": "Engine used by ingestion jobs that name none: ``arrow`` (in process) or "
+        "``spark`` (spark-submit through the ``spark_default`` connection).",
+        "type": "string",
+        "example": "spark",
+        "default": "arrow",
+    },
+    "environment": {
+        "description": "Name of this deployment, reported by the health endpoints.",
+        "type": "string",
+        "example": "production",
+        "default": "development",
+    },
+    "rate_limit": {
+        "description": "Default rate limit of every API namespace, per client (API key, else user, "
+        "else IP address), in Flask-Limiter notation.",
+        "type": "string",
+        "example": "1000 per hour",
+        "default": "100 per 15 minutes",
+    },
+    "rate_limits": {
+        "description": "Per-namespace overrides of ``rate_limit``: ``namespace=limit`` pairs separated "
+        "by semicolons. Namespaces: health, meta, auth, catalog, upload, ingestion, query, monitoring, "
+        "pipelines, connectors, webhooks, workflows, agents, metrics, jobs, events, stream.",
+        "type": "string",
+        "example": "auth=10 per minute; jobs=1000 per hour",
+        "default": "health=600 per minute",
+    },
+    "rate_limit_storage_uri": {
+        "description": "Where rate-limit counters live: ``memory://`` (one process) or a Redis URL "
+        "such as ``redis://redis:6379/0`` so that every api-server shares them.",
+        "type": "string",
+        "sensitive": True,
+        "example": "redis://127.0.0.1:6379/0",
+        "default": "memory://",
+    },
+    "api_key_default_expiry_days": {
+        "description": "Lifetime of an API key created without an explicit expiry, in days.",
+        "type": "integer",
+        "example": "30",
+        "default": "90",
+    },
+    "api_key_max_expiry_days": {
+        "description": "Longest lifetime an API key may be given, in days.",
+        "type": "integer",
+        "example": "365",
+        "default": "365",
+    },
+    "refresh_token_expiration": {
+        "description": "Lifetime of refresh tokens handed out by ``POST /auth/login``, in seconds.",
+        "type": "integer",
+        "example": "86400",
+        "default": "604800",
+    },
+}
+
+
+for _option in _CONFIG_OPTIONS.values():
+    _option.setdefault("version_added", "0.1.0")
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "headrace",
+        "name": "Headrace",
+        "description": "Self-service data platform: file ingestion into lakehouse tables, workflow "
+        "definitions turned into DAGs, binary job execution and a REST API on the api-server.",
+        "versions": [__version__],
+        "state": "ready",
+        "integrations": [
+            {
+                "integration-name": "Headrace",
+                "external-doc-url": "https://github.com/headrace/headrace",
+                "tags": ["software"],
+            }
+        ],
+        "db-managers": ["headrace.db.manager.HeadraceDBManager"],
+        "connection-types": [],
+        "config": {
+            "headrace": {
+                "description": "Settings of the Headrace provider and its REST API plugin.",
+                "options": _CONFIG_OPTIONS,
+            }
+        },
+    }

@@ -1,0 +1,25 @@
+"""The Airflow plugin: serves the Headrace REST API blueprint on the api-server.
+
+Loaded through the ``airflow.plugins`` entry point of the installed package. ``plugins/headrace_plugin.py``
+in the repository exposes the same class for a plugins folder, and stays silent when the entry point
+is installed, so the plugin is never loaded twice.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from airflow.plugins_manager import AirflowPlugin
+
+from headrace.api.blueprint import create_blueprint
+
+PLUGIN_NAME = "headrace"
+
+
+class HeadracePlugin(AirflowPlugin):
+    name = PLUGIN_NAME
+    flask_blueprints = [create_blueprint()]
+
+
+def entry_point_installed() -> bool:
+    return any(ep.name == PLUGIN_NAME for ep in entry_points(group="airflow.plugins"))

@@ -1,0 +1,58 @@
+"""GET /health and /healthz answer without credentials, with each component's status."""
+
+from __future__ import annotations
+
+from tests.conftest import BASE
+
+
+def test_health_reports_every_component_without_credentials(client):
+    response = client.get(f"{BASE}/health")
+
+    # No scheduler runs in API tests: degraded, but still 200 because the scheduler is not required.
+    assert response.status_code == 200
+    body = response.json
+    assert body["status"] == "degraded"
+    assert body["database"] == "connected"
+    assert body["service"] == "headrace"
+    assert body["version"]
+    assert body["uptime"] >= 0
+    components = body["components"]
+    assert {name: c["status"] for name, c in components.items()} == {
+        "metadata_db": "ok",
+        "scheduler": "down",
+        "storage": "ok",
+        "catalog_db": "ok",
+    }
+    assert "no scheduler" in components["scheduler"]["error"]
+    assert components["scheduler"]["required"] is False
+
+
+def test_healthz_uses_the_job_monitoring_words(client):
+    body = client.get(f"{BASE}/healthz").json
+    assert body["status"] == "degraded"
+    assert body["components"]["metadata_db"]["status"] == "ok"
+
+
+def test_a_required_component_down_answers_503(client, monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the storage root should be")
+    monkeypatch.setenv("AIRFLOW__HEADRACE__STORAGE_ROOT", str(blocker / "storage"))
+
+    response = client.get(f"{BASE}/health")
+
+    assert response.status_code == 503
+    assert response.json["status"] == "unhealthy"
+    storage = response.json["components"]["storage"]
+    assert storage["status"] == "down"
+    assert "storage" in storage["error"] or "Not a directory" in storage["error"]
+
+
+def test_catalog_db_that_cannot_open_is_down(client, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW__HEADRACE__CATALOG_URI", "postgresql+psycopg2://nobody@127.0.0.1:1/none")
+
+    response = client.get(f"{BASE}/healthz")
+
+    assert response.status_code == 503
+    assert response.json["status"] == "down"
+    assert response.json["components"]["catalog_db"]["status"] == "down"
+    assert response.json["components"]["catalog_db"]["error"]

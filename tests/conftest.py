@@ -1,0 +1,114 @@
+"""Test harness shared by every test.
+
+Airflow reads its configuration when first imported, so this module points it at a temporary
+``AIRFLOW_HOME`` before anything imports ``airflow``. API tests then run against the real Flask app
+that the api-server mounts under ``/pluginsv2`` (FAB's ``create_app`` with plugins), backed by a
+metadata database migrated with ``airflow db migrate``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = "/headrace/api/v1"
+USERS = {"admin": "admin", "vic": "viewer", "ursula": "user", "opal": "op"}
+
+_HOME = Path(tempfile.mkdtemp(prefix="headrace-test-home-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "headrace-test-jwt-secret-" + "x" * 40,
+        "AIRFLOW__API__SECRET_KEY": "headrace-test-secret-key",
+        "AIRFLOW__HEADRACE__STORAGE_ROOT": str(_HOME / "storage"),
+    }
+)
+
+
+def airflow_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+    """Run the real ``airflow`` command of this virtualenv; fail the test with its output."""
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), *args],
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def migrated_db(airflow_home: Path) -> Path:
+    airflow_cli("db", "migrate")
+    return airflow_home
+
+
+@pytest.fixture(scope="session")
+def app(migrated_db):
+    """The api-server's Flask app for plugins, with the Headrace plugin loaded from its entry point."""
+    from airflow.api_fastapi.app import init_auth_manager
+    from airflow.providers.fab.www.app import create_app
+
+    init_auth_manager()
+    flask_app = create_app(enable_plugins=True)
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request):
+    """Every test starts with full rate-limit budgets (tests that need a low limit set it themselves)."""
+    yield
+    if "app" in request.fixturenames:
+        for blueprint in request.getfixturevalue("app").blueprints.values():
+            limiter = getattr(blueprint, "headrace_limiter", None)
+            if limiter is not None:
+                limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def passwords(app, airflow_home: Path) -> dict[str, str]:
+    """Passwords that SimpleAuthManager generated for USERS."""
+    return json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
+
+
+def token_for(username: str) -> str:
+    """A real Airflow JWT for one of USERS, signed by the configured auth manager."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=USERS[username]))
+
+
+@pytest.fixture
+def admin_headers(app) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for('admin')}"}
+
+
+@pytest.fixture
+def viewer_headers(app) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for('vic')}"}
