@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint lock clean
 
+# Strict editable mode links the package from build/, so providers/ never lands on sys.path (its
+# egg-info there would make Airflow see the plugin's entry point twice). In that mode new modules
+# appear only after a reinstall, which `make test` does first.
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Headrace needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
-	# strict editable mode: the package is linked from build/, so providers/ never lands on sys.path
-	# (its egg-info would make Airflow see the plugin entry point twice).
 	$(VENV)/bin/uv pip install --python $(VENV)/bin/python -c constraints.txt \
 		--config-settings editable_mode=strict -e '.[test,postgres]'
 	touch $(STAMP)
@@ -28,8 +29,8 @@ test: install
 	$(VENV)/bin/pytest
 
 lint: install
-	$(VENV)/bin/ruff check providers plugins dags tests benchmarks
-	$(VENV)/bin/ruff format --check providers plugins dags tests benchmarks
+	$(VENV)/bin/ruff check providers plugins dags tests
+	$(VENV)/bin/ruff format --check providers plugins dags tests
 
 # Re-resolve the pinned dependency set after changing setup.cfg.
 lock: install

@@ -22,7 +22,7 @@ from headrace.api.datamodels.common import MessageResponse
 from headrace.api.errors import BadRequest, InvalidCredentials
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import Principal, authenticated, current_principal, user_from_jwt
+from headrace.api.security import Principal, authenticated, current_principal
 from headrace.api.services import auth, refresh_tokens
 
 
@@ -58,8 +58,7 @@ def _token_answer(token: str, claims: dict, subject: str) -> LoginResponse:
 )
 def login(body: LoginRequest):
     """Checks the password with Airflow's auth manager and answers an Airflow JWT plus a refresh token."""
-    user, token = auth.login(body.login_name, body.password)
-    _, claims = user_from_jwt(token)
+    user, token, claims = auth.login(body.login_name, body.password)
     return _token_answer(token, claims, user.get_name())
 
 
@@ -76,13 +75,12 @@ def login(body: LoginRequest):
 )
 def refresh(body: RefreshRequest):
     """With ``refresh_token`` (single use) or, without a body, with a still-valid bearer token."""
-    auth_manager = get_auth_manager()
     if body.refresh_token:
         with create_session() as session:
             claims = refresh_tokens.redeem(session, body.refresh_token, now=datetime.now(UTC))
         if claims is None:
             raise InvalidCredentials("Invalid, expired or already used refresh token")
-        user = auth_manager.deserialize_user(claims)
+        user = get_auth_manager().deserialize_user(claims)
     else:
         principal = current_principal()
         if principal is None:
@@ -90,8 +88,7 @@ def refresh(body: RefreshRequest):
         if principal.kind != "jwt":
             raise BadRequest("API keys do not expire like tokens and cannot be refreshed")
         user = principal.user
-    token = auth_manager.generate_jwt(user)
-    _, claims = user_from_jwt(token)
+    token, claims = auth.issue_token(user)
     return _token_answer(token, claims, user.get_name())
 
 

@@ -15,8 +15,8 @@ from headrace.api.errors import InvalidCredentials, NotImplementedByAuthManager,
 _TOKEN_CLAIMS = {"exp", "iat", "nbf", "jti", "aud", "iss"}
 
 
-def login(username: str, password: str) -> tuple[BaseUser, str]:
-    """Check a username and password with the auth manager; returns the user and a fresh JWT."""
+def login(username: str, password: str) -> tuple[BaseUser, str, dict[str, Any]]:
+    """Check a username and password with the auth manager; returns the user, a fresh JWT and its claims."""
     from fastapi import HTTPException
 
     auth_manager = get_auth_manager()
@@ -26,8 +26,19 @@ def login(username: str, password: str) -> tuple[BaseUser, str]:
         if exc.status_code == 400:
             raise RequestValidationError(str(exc.detail)) from exc
         raise InvalidCredentials() from exc
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return auth_manager.deserialize_user(claims), token
+    claims = _claims(token)
+    return auth_manager.deserialize_user(claims), token, claims
+
+
+def issue_token(user: BaseUser) -> tuple[str, dict[str, Any]]:
+    """A fresh JWT for ``user`` from the auth manager, with its claims."""
+    token = get_auth_manager().generate_jwt(user)
+    return token, _claims(token)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    # Only for tokens the auth manager has just signed: reading exp/jti needs no verification.
+    return jwt.decode(token, options={"verify_signature": False})
 
 
 def _create_token(auth_manager, username: str, password: str) -> str:
