@@ -22,6 +22,10 @@ def storage_root() -> Path:
     return Path(_get("storage_root") or os.path.join(AIRFLOW_HOME, "headrace", "storage"))
 
 
+def storage_conn_id() -> str:
+    return _get("storage_conn_id")
+
+
 def catalog_uri() -> str:
     return _get("catalog_uri") or f"sqlite:///{os.path.join(AIRFLOW_HOME, 'headrace', 'catalog.db')}"
 
@@ -61,3 +65,7 @@ def api_key_max_expiry_days() -> int:
 
 def refresh_token_expiration() -> int:
     return conf.getint(SECTION, "refresh_token_expiration")
+
+
+def upload_max_bytes() -> int:
+    return conf.getint(SECTION, "upload_max_bytes")

@@ -14,6 +14,13 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "/data/headrace/storage",
         "default": "",
     },
+    "storage_conn_id": {
+        "description": "Airflow connection (type aws) of the S3/MinIO object storage; empty means local "
+        "folders under storage_root",
+        "type": "string",
+        "example": "headrace_s3",
+        "default": "",
+    },
     "catalog_uri": {
         "description": "SQLAlchemy URI of the database that holds the Iceberg SQL catalog and the "
         "catalog registry. Empty means a SQLite file ``{AIRFLOW_HOME}/headrace/catalog.db``; use a "
@@ -78,6 +85,12 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "365",
         "default": "365",
     },
+    "upload_max_bytes": {
+        "description": "Largest file accepted by the Upload API, in bytes (larger ones get a 413).",
+        "type": "integer",
+        "example": "524288000",
+        "default": "104857600",
+    },
     "refresh_token_expiration": {
         "description": "Lifetime of refresh tokens handed out by ``POST /auth/login``, in seconds.",
         "type": "integer",
@@ -86,6 +99,32 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+_LAKEHOUSE_CONNECTION = {
+    "connection-type": "headrace_lakehouse",
+    "hook-class-name": "headrace.hooks.lakehouse.LakehouseHook",
+    "hook-name": "Headrace Lakehouse",
+    "conn-fields": {
+        "catalog_uri": {
+            "label": "Catalog database URI",
+            "description": "SQLAlchemy URI of the catalog database (empty: [headrace] catalog_uri).",
+            "schema": {"type": ["string", "null"], "format": "password"},
+        },
+        "warehouse": {
+            "label": "Warehouse",
+            "description": "Local folder or s3://bucket/prefix for new catalogs "
+            "(empty: [headrace] warehouse).",
+            "schema": {"type": ["string", "null"]},
+        },
+        "storage_conn_id": {
+            "label": "Storage connection",
+            "description": "Airflow connection (aws) of the S3/MinIO storage "
+            "(empty: [headrace] storage_conn_id).",
+            "schema": {"type": ["string", "null"]},
+        },
+    },
+    "ui-field-behaviour": {"hidden-fields": ["host", "schema", "login", "password", "port", "extra"]},
+}
 
 for _option in _CONFIG_OPTIONS.values():
     _option.setdefault("version_added", "0.1.0")
@@ -107,7 +146,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "db-managers": ["headrace.db.manager.HeadraceDBManager"],
-        "connection-types": [],
+        "connection-types": [_LAKEHOUSE_CONNECTION],
         "config": {
             "headrace": {
                 "description": "Settings of the Headrace provider and its REST API plugin.",

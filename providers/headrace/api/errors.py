@@ -59,6 +59,10 @@ class RequestValidationError(ApiError):
     status, code, message = 400, "VALIDATION_ERROR", "Validation failed"
 
     @classmethod
+    def for_field(cls, field: str, message: str) -> RequestValidationError:
+        return cls(f"Validation failed: {field}: {message}", details=[{"field": field, "message": message}])
+
+    @classmethod
     def from_pydantic(cls, exc: ValidationError, *, location: str = "") -> RequestValidationError:
         details = []
         for error in exc.errors(include_url=False):
@@ -126,10 +130,32 @@ def request_id() -> str:
     return g.headrace_request_id
 
 
+def _from_domain(exc: Exception) -> ApiError | None:
+    """Errors of the domain core that are the client's doing, with the field they name."""
+    from headrace.lakehouse import errors as lakehouse
+    from headrace.lakehouse.names import InvalidName
+    from headrace.lakehouse.query import QueryError
+    from headrace.storage import InvalidObjectName
+
+    if isinstance(exc, InvalidName | InvalidObjectName):
+        return RequestValidationError.for_field(exc.field, exc.message)
+    if isinstance(exc, QueryError):
+        return RequestValidationError(
+            exc.message, code=exc.code, details=[{"field": exc.field, "message": exc.message}]
+        )
+    if isinstance(exc, lakehouse.NoSuchCatalog | lakehouse.NoSuchSchema | lakehouse.NoSuchTable):
+        return NotFound(exc.message, code=exc.code)
+    if isinstance(exc, lakehouse.CatalogAlreadyExists | lakehouse.CatalogNotEmpty):
+        return Conflict(exc.message, code=exc.code, details={"field": exc.field} if exc.field else None)
+    return None
+
+
 def as_api_error(exc: Exception) -> ApiError:
     """Map any exception to an :class:`ApiError`; unexpected ones are logged and hidden."""
     if isinstance(exc, ApiError):
         return exc
+    if (domain := _from_domain(exc)) is not None:
+        return domain
     if isinstance(exc, ValidationError):
         return RequestValidationError.from_pydantic(exc)
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:

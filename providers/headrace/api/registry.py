@@ -38,6 +38,9 @@ class Endpoint:
     permission: Permission | None  # None: public (health, login)
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None  # multipart/form-data fields besides the files
+    files: tuple[str, int] | None = None  # (form field of the files, most files accepted)
+    max_body_bytes: Callable[[], int] | None = None  # a larger limit than JSON's, e.g. for uploads
     response: Any = None  # a model, list[model], or None for an empty body
     status: int = 200
     wrap: bool | None = None  # None: the namespace decides
@@ -121,6 +124,12 @@ def _make_view(spec: Endpoint) -> Callable[..., Response]:
             kwargs["query"] = _validate(spec.query, request.args.to_dict(flat=True), "query")
         if spec.body is not None:
             kwargs["body"] = _validate(spec.body, _json_body(), "body")
+        if spec.form is not None:
+            # Set before the body is parsed: a larger body is refused with a 413 as it streams in.
+            request.max_content_length = spec.max_body_bytes() if spec.max_body_bytes else MAX_JSON_BODY_BYTES
+            kwargs["form"] = _validate(spec.form, _form_fields(), "form")
+            if spec.files is not None:
+                kwargs["files"] = _uploaded_files(*spec.files)
         return _render(spec, spec.handler(**kwargs))
 
     view.__name__ = spec.name
@@ -135,6 +144,27 @@ def _json_body() -> Any:
     if payload is None:
         raise BadRequest("Request body must be valid JSON", code="INVALID_JSON")
     return payload
+
+
+def _form_fields() -> dict[str, str]:
+    for name in request.form:
+        if len(request.form.getlist(name)) > 1:
+            raise RequestValidationError.for_field(name, "given more than once")
+    return request.form.to_dict(flat=True)
+
+
+def _uploaded_files(field: str, most: int) -> list:
+    unexpected = sorted(set(request.files) - {field})
+    if unexpected:
+        raise RequestValidationError.for_field(
+            unexpected[0], f"unexpected file field; send files as '{field}'"
+        )
+    files = request.files.getlist(field)
+    if not files:
+        raise RequestValidationError.for_field(field, "at least one file is required")
+    if len(files) > most:
+        raise RequestValidationError.for_field(field, f"at most {most} file(s) per request, got {len(files)}")
+    return files
 
 
 def _validate(model: type[BaseModel], data: Any, location: str) -> BaseModel:

@@ -20,6 +20,7 @@ from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import (
     AccessView,
+    AssetDetails,
     ConfigurationDetails,
     ConnectionDetails,
     DagAccessEntity,
@@ -177,6 +178,15 @@ def connection(method: str, scope: Scope) -> Permission:
         f"connections: {method}",
         scope,
         lambda am, user: am.is_authorized_connection(method=method, details=ConnectionDetails(), user=user),
+    )
+
+
+def asset(method: str, scope: Scope) -> Permission:
+    """Catalogs, tables and uploaded files are data assets: reading needs a viewer, writing an op."""
+    return Permission(
+        f"assets: {method}",
+        scope,
+        lambda am, user: am.is_authorized_asset(method=method, details=AssetDetails(), user=user),
     )
 
 

@@ -36,16 +36,10 @@ def _expiry(body: ApiKeyCreateRequest, now: datetime) -> datetime:
         days = body.expires_in_days or config.api_key_default_expiry_days()
         expires_at, field = now + timedelta(days=days), "expires_in_days"
     if expires_at <= now:
-        raise _bad(field, "must be in the future")
+        raise RequestValidationError.for_field(field, "must be in the future")
     if expires_at - now > longest:
-        raise _bad(field, f"must be at most {longest.days} days from now")
+        raise RequestValidationError.for_field(field, f"must be at most {longest.days} days from now")
     return expires_at
-
-
-def _bad(field: str, message: str) -> RequestValidationError:
-    return RequestValidationError(
-        f"Validation failed: {field}: {message}", details=[{"field": field, "message": message}]
-    )
 
 
 @endpoint(

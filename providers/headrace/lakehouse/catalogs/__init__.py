@@ -1,0 +1,1 @@
+"""One class per table format behind the :class:`~.base.FormatCatalog` interface."""

@@ -1,0 +1,155 @@
+"""The lakehouse: named catalogs of Iceberg, Delta or Hive-style tables, their metadata and data.
+
+Plain Python (no Flask, no Airflow): the REST API and the LakehouseHook both call this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from headrace.lakehouse import query
+from headrace.lakehouse.catalogs.base import FormatCatalog
+from headrace.lakehouse.catalogs.delta import DeltaCatalog
+from headrace.lakehouse.catalogs.hive import HiveCatalog
+from headrace.lakehouse.catalogs.iceberg import IcebergCatalog
+from headrace.lakehouse.errors import CatalogNotEmpty, LakehouseError
+from headrace.lakehouse.location import Location
+from headrace.lakehouse.models import CatalogInfo, CatalogType, SchemaTree, TableMetadata
+from headrace.lakehouse.names import validate_name
+from headrace.lakehouse.registry import CatalogRegistry, catalog_engine
+from headrace.storage import S3Settings
+
+_FORMATS: dict[CatalogType, type[FormatCatalog]] = {
+    CatalogType.ICEBERG: IcebergCatalog,
+    CatalogType.DELTA: DeltaCatalog,
+    CatalogType.HIVE: HiveCatalog,
+}
+
+
+@dataclass(frozen=True)
+class LakehouseSettings:
+    catalog_uri: str  # SQLAlchemy URI of the catalog database
+    warehouse: str  # local folder or s3://bucket/prefix; each catalog gets <warehouse>/<name>
+    s3: S3Settings | None = None  # credentials for s3:// warehouses
+
+
+@dataclass(frozen=True)
+class CatalogStats:
+    catalog: str
+    schema_count: int
+    table_count: int
+
+
+class Lakehouse:
+    def __init__(self, settings: LakehouseSettings) -> None:
+        self.settings = settings
+        self.registry = CatalogRegistry(catalog_engine(settings.catalog_uri))
+
+    # catalogs
+    def list_catalogs(self) -> list[CatalogInfo]:
+        return self.registry.list()
+
+    def get_catalog(self, name: str) -> CatalogInfo:
+        return self.registry.get(validate_name(name, "name"))
+
+    def create_catalog(
+        self,
+        name: str,
+        type: CatalogType,
+        description: str = "",
+        properties: dict[str, str] | None = None,
+    ) -> CatalogInfo:
+        validate_name(name, "name")
+        location = Location(self.settings.warehouse, self.settings.s3).child(name)
+        info = self.registry.add(
+            name=name,
+            type=CatalogType(type),
+            description=description,
+            properties=properties or {},
+            location=location.uri,
+        )
+        try:
+            location.ensure()
+        except Exception:
+            self.registry.remove(name)  # no catalog without a place for its tables
+            raise
+        return info
+
+    def update_catalog(
+        self, name: str, *, description: str | None = None, properties: dict[str, str | None] | None = None
+    ) -> CatalogInfo:
+        return self.registry.update(
+            validate_name(name, "name"), description=description, properties=properties
+        )
+
+    def delete_catalog(self, name: str, *, force: bool = False) -> int:
+        """Delete a catalog; refused while it holds tables unless ``force`` (then they are dropped).
+
+        Returns the number of tables dropped.
+        """
+        catalog = self.open(name)
+        tables = catalog.table_count()
+        if tables and not force:
+            raise CatalogNotEmpty(
+                f"Catalog '{name}' still holds {tables} table(s); delete with force=true to drop them",
+                field="force",
+            )
+        catalog.drop_all()
+        self.registry.remove(name)
+        return tables
+
+    def open(self, name: str) -> FormatCatalog:
+        info = self.get_catalog(name)
+        return _FORMATS[info.type](info, Location(info.location, self.settings.s3), self.settings.catalog_uri)
+
+    # browsing
+    def stats(self, name: str) -> CatalogStats:
+        catalog = self.open(name)
+        schemas = catalog.list_schemas()
+        return CatalogStats(name, len(schemas), sum(len(catalog.list_tables(s)) for s in schemas))
+
+    def tree(self, name: str) -> list[SchemaTree]:
+        catalog = self.open(name)
+        return [SchemaTree(schema, catalog.list_tables(schema)) for schema in catalog.list_schemas()]
+
+    def table_metadata(self, catalog: str, schema: str, table: str) -> TableMetadata:
+        validate_name(schema, "schema")
+        validate_name(table, "table")
+        return self.open(catalog).table_metadata(schema, table)
+
+    # data
+    def read(self, catalog: str, schema: str, table: str) -> pa.Table | ds.Dataset:
+        validate_name(schema, "schema")
+        validate_name(table, "table")
+        return self.open(catalog).read(schema, table)
+
+    def write(self, catalog: str, schema: str, table: str, data: pa.Table, mode: str = "append") -> None:
+        validate_name(schema, "schema")
+        validate_name(table, "table")
+        self.open(catalog).write(schema, table, data, mode)  # type: ignore[arg-type]
+
+    def query(
+        self,
+        sql: str,
+        *,
+        default_catalog: str | None = None,
+        limit: int = 1000,
+        timeout_seconds: float = 30.0,
+    ) -> query.QueryResult:
+        """Read-only SQL over ``catalog.schema.table`` names of every catalog."""
+        return query.run_query(
+            sql,
+            self._resolve,
+            default_catalog=default_catalog,
+            limit=limit,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def _resolve(self, ref: query.TableRef) -> pa.Table | ds.Dataset:
+        try:
+            return self.read(ref.catalog, ref.schema, ref.table)
+        except (LakehouseError, ValueError) as exc:
+            raise query.TableNotFound(f"Table {ref} not found: {exc}") from exc
