@@ -105,7 +105,9 @@ def test_multiple_reports_each_file(client, admin_headers, storage):
 )
 def test_wrong_types_are_refused_and_nothing_is_stored(client, admin_headers, storage, name, content, code):
     response = client.post(
-        f"{BASE}/upload", headers=admin_headers, data={"file": (io.BytesIO(content), name), "bucket": "landing"}
+        f"{BASE}/upload",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(content), name), "bucket": "landing"},
     )
 
     assert response.status_code == 400
@@ -124,7 +126,9 @@ def test_oversize_file_is_413(client, admin_headers, storage, monkeypatch):
     big = b'{"x": "' + b"a" * 5000 + b'"}'
 
     response = client.post(
-        f"{BASE}/upload", headers=admin_headers, data={"file": (io.BytesIO(big), "big.json"), "bucket": "landing"}
+        f"{BASE}/upload",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(big), "big.json"), "bucket": "landing"},
     )
 
     assert response.status_code == 413
