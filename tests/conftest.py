@@ -9,15 +9,22 @@ metadata database migrated with ``airflow db migrate``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parents[1]
+S3_CONN_ID = "test_s3"
+S3_REGION = "us-east-1"
 BASE = "/headrace/api/v1"
 USERS = {"admin": "admin", "vic": "viewer", "ursula": "user", "opal": "op"}
 
@@ -112,3 +119,45 @@ def admin_headers(app) -> dict[str, str]:
 @pytest.fixture
 def viewer_headers(app) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for('vic')}"}
+
+
+# A real S3-compatible server (moto's threaded server) on loopback; boto3 is never patched.
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    werkzeug = logging.getLogger("werkzeug")
+    level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)  # one access-log line per request drowns any failure report
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        werkzeug.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def s3_conn_id(s3_endpoint: str) -> Iterator[str]:
+    """An ``aws`` connection to the moto server, defined the way deployments do: in the environment."""
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": s3_endpoint, "region_name": S3_REGION},
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(f"AIRFLOW_CONN_{S3_CONN_ID.upper()}", json.dumps(connection))
+        yield S3_CONN_ID
+
+
+@pytest.fixture(scope="session")
+def raw_s3(s3_endpoint: str) -> Any:
+    """A plain boto3 client on the moto server, to check what the store did independently of it."""
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=S3_REGION,
+    )

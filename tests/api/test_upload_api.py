@@ -203,3 +203,27 @@ def test_json_arrays_and_json_lines_both_pass(client, admin_headers, storage):
             data={"file": (io.BytesIO(content), name), "bucket": "landing"},
         )
         assert response.status_code == 201
+
+
+def test_uploads_go_to_s3_when_a_storage_connection_is_set(
+    client, admin_headers, monkeypatch, s3_conn_id, raw_s3
+):
+    monkeypatch.setenv("AIRFLOW__HEADRACE__STORAGE_CONN_ID", s3_conn_id)
+
+    for name, content in FILES.items():
+        response = client.post(
+            f"{BASE}/upload",
+            headers=admin_headers,
+            data={"file": (io.BytesIO(content), name), "bucket": "s3-landing", "path": "in"},
+        )
+        assert response.status_code == 201, response.json
+        assert response.json["data"]["s3Path"] == f"s3://s3-landing/in/{name}"
+        assert raw_s3.get_object(Bucket="s3-landing", Key=f"in/{name}")["Body"].read() == content
+
+    refused = client.post(
+        f"{BASE}/upload",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(b"text"), "fake.parquet"), "bucket": "s3-landing", "path": "bad"},
+    )
+    assert refused.status_code == 400
+    assert raw_s3.list_objects_v2(Bucket="s3-landing", Prefix="bad/").get("KeyCount", 0) == 0
