@@ -85,3 +85,17 @@ def test_the_migration_files_build_the_same_schema_as_the_models(tmp_path):
 def _is_ours(diff) -> bool:
     text = str(diff)
     return "headrace_" in text and "alembic_version" not in text
+
+
+def test_the_lakehouse_connection_type_and_its_form_fields_are_registered():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    hook = manager.hooks["headrace_lakehouse"]
+    widgets = manager.connection_form_widgets
+
+    assert hook.hook_class_name == "headrace.hooks.lakehouse.LakehouseHook"
+    assert {"catalog_uri", "warehouse", "storage_conn_id"} <= {
+        name.rsplit("__", 1)[1] for name in widgets if name.startswith("extra__headrace_lakehouse__")
+    }
+    assert widgets["extra__headrace_lakehouse__catalog_uri"].is_sensitive

@@ -51,3 +51,14 @@ def test_document_describes_security_and_error_shapes(client, admin_headers):
 
 def test_document_needs_credentials(client):
     assert client.get(f"{BASE}/openapi.json").status_code == 401
+
+
+def test_uploads_are_documented_as_multipart(client, admin_headers):
+    document = client.get(f"{BASE}/openapi.json", headers=admin_headers).json
+    single = document["paths"]["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    multiple = document["paths"]["/upload/multiple"]["post"]["requestBody"]["content"]["multipart/form-data"]
+
+    assert {"file", "bucket"} <= set(single["required"])
+    assert multiple["schema"]["properties"]["files"]["maxItems"] == 10
+    assert "413" in document["paths"]["/upload"]["post"]["responses"]
+    assert "force" in [p["name"] for p in document["paths"]["/catalog/{name}"]["delete"]["parameters"]]

@@ -118,7 +118,22 @@ def _operation(spec: Endpoint, schemas: _Schemas) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": schemas.ref(spec.body, "validation")}},
         }
+    if spec.form is not None:
+        operation["requestBody"] = {"required": True, "content": {"multipart/form-data": _multipart(spec)}}
     return operation
+
+
+def _multipart(spec: Endpoint) -> dict[str, Any]:
+    """Form fields from the form model, plus the file field (an array when several are accepted)."""
+    schema = spec.form.model_json_schema(ref_template=_REF)
+    properties = dict(schema.get("properties", {}))
+    required = list(schema.get("required", []))
+    if spec.files is not None:
+        field, most = spec.files
+        binary = {"type": "string", "contentMediaType": "application/octet-stream"}
+        properties[field] = binary if most == 1 else {"type": "array", "items": binary, "maxItems": most}
+        required.append(field)
+    return {"schema": {"type": "object", "properties": properties, "required": required}}
 
 
 def _responses(spec: Endpoint, schemas: _Schemas) -> dict[str, Any]:
