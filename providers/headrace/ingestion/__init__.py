@@ -1,0 +1,1 @@
+"""Ingestion: files in object storage loaded into lakehouse tables, all files in one commit."""
