@@ -69,3 +69,7 @@ def refresh_token_expiration() -> int:
 
 def upload_max_bytes() -> int:
     return conf.getint(SECTION, "upload_max_bytes")
+
+
+def default_bucket() -> str:
+    return _get("default_bucket")

@@ -85,6 +85,12 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "365",
         "default": "365",
     },
+    "default_bucket": {
+        "description": "Bucket that GET /ingestion/config/default proposes for uploads and sources.",
+        "type": "string",
+        "example": "raw",
+        "default": "landing",
+    },
     "upload_max_bytes": {
         "description": "Largest file accepted by the Upload API, in bytes (larger ones get a 413).",
         "type": "integer",

@@ -58,6 +58,10 @@ class RequestValidationError(ApiError):
 
     status, code, message = 400, "VALIDATION_ERROR", "Validation failed"
 
+    def __init__(self, message: str | None = None, *, worded: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.worded = worded  # each detail's message already names its field (contract wording)
+
     @classmethod
     def for_field(cls, field: str, message: str) -> RequestValidationError:
         return cls(f"Validation failed: {field}: {message}", details=[{"field": field, "message": message}])
@@ -193,7 +197,9 @@ def error_body(error: ApiError, namespace: Namespace) -> dict[str, Any]:
         return {"error": error.message, "context": context, **common}
     body: dict[str, Any] = {"error": error.message, **common}
     if isinstance(error, RequestValidationError) and isinstance(error.details, list):
-        body["errors"] = [f"{d['field']}: {d['message']}" for d in error.details]
+        body["errors"] = [
+            d["message"] if error.worded else f"{d['field']}: {d['message']}" for d in error.details
+        ]
     if error.details is not None:
         body["details"] = error.details
     return body

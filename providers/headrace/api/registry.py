@@ -14,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow.utils.session import create_session
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from headrace.api.errors import BadRequest, RequestValidationError
+from headrace.api.errors import BadRequest, Conflict, RequestValidationError
 from headrace.api.namespaces import Namespace
 from headrace.api.security import Permission, require_principal
+from headrace.api.services import idempotency
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # JSON requests are small; uploads (multipart) set their own, larger limit.
 MAX_JSON_BODY_BYTES = 10 * 1024 * 1024
@@ -41,6 +45,8 @@ class Endpoint:
     form: type[BaseModel] | None = None  # multipart/form-data fields besides the files
     files: tuple[str, int] | None = None  # (form field of the files, most files accepted)
     max_body_bytes: Callable[[], int] | None = None  # a larger limit than JSON's, e.g. for uploads
+    idempotent: bool = False  # honour an Idempotency-Key header: replay the first answer
+    body_errors: Callable[[ValidationError], list[dict[str, str]]] | None = None  # contract wording
     response: Any = None  # a model, list[model], or None for an empty body
     status: int = 200
     wrap: bool | None = None  # None: the namespace decides
@@ -123,13 +129,15 @@ def _make_view(spec: Endpoint) -> Callable[..., Response]:
         if spec.query is not None:
             kwargs["query"] = _validate(spec.query, request.args.to_dict(flat=True), "query")
         if spec.body is not None:
-            kwargs["body"] = _validate(spec.body, _json_body(), "body")
+            kwargs["body"] = _validate(spec.body, _json_body(), "body", spec.body_errors)
         if spec.form is not None:
             # Set before the body is parsed: a larger body is refused with a 413 as it streams in.
             request.max_content_length = spec.max_body_bytes() if spec.max_body_bytes else MAX_JSON_BODY_BYTES
             kwargs["form"] = _validate(spec.form, _form_fields(), "form")
             if spec.files is not None:
                 kwargs["files"] = _uploaded_files(*spec.files)
+        if spec.idempotent and (key := request.headers.get(IDEMPOTENCY_HEADER)):
+            return _idempotent(spec, principal, key, lambda: _render(spec, spec.handler(**kwargs)))
         return _render(spec, spec.handler(**kwargs))
 
     view.__name__ = spec.name
@@ -167,11 +175,53 @@ def _uploaded_files(field: str, most: int) -> list:
     return files
 
 
-def _validate(model: type[BaseModel], data: Any, location: str) -> BaseModel:
+def _validate(
+    model: type[BaseModel],
+    data: Any,
+    location: str,
+    wording: Callable[[ValidationError], list[dict[str, str]]] | None = None,
+) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise RequestValidationError.from_pydantic(exc, location=location) from exc
+        if wording is None:
+            raise RequestValidationError.from_pydantic(exc, location=location) from exc
+        details = wording(exc)
+        raise RequestValidationError(
+            "Validation failed: " + "; ".join(d["message"] for d in details), details=details, worded=True
+        ) from exc
+
+
+def _idempotent(spec: Endpoint, principal: Any, key: str, produce: Callable[[], Response]) -> Response:
+    """Replay the stored answer of an earlier request with this key, or produce and store one."""
+    if len(key) > idempotency.MAX_KEY_LENGTH:
+        raise RequestValidationError.for_field(IDEMPOTENCY_HEADER, "at most 200 characters")
+    client = principal.rate_limit_key if principal else f"ip:{request.remote_addr}"
+    hashed = idempotency.request_hash(request.get_data(cache=True))
+    with create_session() as session:
+        stored = idempotency.find(session, scope=spec.name, client=client, key=key)
+    if stored is not None:
+        if stored.request_hash != hashed:
+            raise Conflict(
+                "This Idempotency-Key was used for a different request", code="IDEMPOTENCY_KEY_REUSED"
+            )
+        response = jsonify(stored.body)
+        response.status_code = stored.status_code
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    response = produce()
+    if response.status_code < 300:
+        with create_session() as session:
+            idempotency.remember(
+                session,
+                scope=spec.name,
+                client=client,
+                key=key,
+                hashed=hashed,
+                status_code=response.status_code,
+                body=response.get_json(),
+            )
+    return response
 
 
 def to_jsonable(value: Any) -> Any:

@@ -59,3 +59,27 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request sent with an ``Idempotency-Key``, replayed for repeats."""
+
+    __tablename__ = "headrace_idempotency"
+
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)  # e.g. "ingestion.create"
+    client: Mapped[str] = mapped_column(String(250), primary_key=True)  # who sent it (rate-limit key)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_code: Mapped[int] = mapped_column(nullable=False)
+    response: Mapped[dict] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class IngestionCancellation(Base):
+    """An ingestion job cancelled through the API: its DagRun failed on purpose, not by an error."""
+
+    __tablename__ = "headrace_ingestion_cancellation"
+
+    job_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    cancelled_by: Mapped[str] = mapped_column(String(250), nullable=False)
+    cancelled_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
