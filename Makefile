@@ -5,7 +5,7 @@ VENV ?= .venv
 UV_VERSION := 0.9.9
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint lock clean
+.PHONY: run test install lint lock clean bench
 
 # Strict editable mode links the package from build/, so providers/ never lands on sys.path (its
 # egg-info there would make Airflow see the plugin's entry point twice). In that mode new modules
@@ -28,9 +28,13 @@ test: install
 		--config-settings editable_mode=strict --no-deps -e .
 	$(VENV)/bin/pytest
 
+# Benchmarks run on demand (they start their own Airflow and S3 server); see benchmarks/README.md.
+bench: install
+	$(VENV)/bin/python -m benchmarks.upload $(BENCH_ARGS)
+
 lint: install
-	$(VENV)/bin/ruff check providers plugins dags tests
-	$(VENV)/bin/ruff format --check providers plugins dags tests
+	$(VENV)/bin/ruff check providers plugins dags tests benchmarks
+	$(VENV)/bin/ruff format --check providers plugins dags tests benchmarks
 
 # Re-resolve the pinned dependency set after changing setup.cfg.
 lock: install

@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from airflow.plugins_manager import AirflowPlugin
 
 from headrace.api.blueprint import create_blueprint
+from headrace.api.bridge import StreamingPluginBridge
 
 PLUGIN_NAME = "headrace"
 
@@ -19,6 +20,8 @@ PLUGIN_NAME = "headrace"
 class HeadracePlugin(AirflowPlugin):
     name = PLUGIN_NAME
     flask_blueprints = [create_blueprint()]
+    # Streams request bodies (uploads) past Airflow's buffering /pluginsv2 mount; see api/bridge.py.
+    fastapi_root_middlewares = [{"middleware": StreamingPluginBridge, "name": "headrace-streaming-bridge"}]
 
 
 def entry_point_installed() -> bool:

@@ -11,6 +11,11 @@ from headrace.api.errors import REQUEST_ID_HEADER, render_error, request_id
 from headrace.api.namespaces import Namespace
 
 BASE_PATH = "/headrace/api/v1"
+_registered: list[Flask] = []  # the Flask app the api-server built for plugins (see api/bridge.py)
+
+
+def registered_app() -> Flask | None:
+    return _registered[-1] if _registered else None
 
 
 def create_blueprint() -> Blueprint:
@@ -45,6 +50,7 @@ def create_blueprint() -> Blueprint:
     @blueprint.record_once
     def on_register(state) -> None:
         app: Flask = state.app
+        _registered.append(app)
         # A JSON API authenticated by tokens and keys has no use for form CSRF tokens.
         csrf = app.extensions.get("csrf")
         if csrf is not None:

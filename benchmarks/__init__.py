@@ -1,0 +1,1 @@
+"""Benchmarks run on demand (``.venv/bin/python -m benchmarks.<name>``); not part of the test suite."""

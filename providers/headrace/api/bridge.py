@@ -1,0 +1,36 @@
+"""Serve the Headrace API to the api-server through a2wsgi, which streams request bodies.
+
+Airflow mounts Flask plugins at ``/pluginsv2`` with Starlette's ``WSGIMiddleware`` (deprecated by
+Starlette itself), which reads the whole request body into memory, growing a ``bytes`` object piece
+by piece: a 100 MiB upload took 11 s and 200 MiB of memory there, against 0.25 s and about 1 MiB
+through ``a2wsgi`` (benchmarks/upload.py). This root middleware, registered by the plugin, hands
+requests for our base path to the same Flask app through ``a2wsgi`` instead; every other request,
+including other plugins', goes the usual way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from a2wsgi import WSGIMiddleware
+
+from headrace.api import blueprint
+
+PLUGINS_MOUNT = "/pluginsv2"
+
+
+class StreamingPluginBridge:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._wsgi: WSGIMiddleware | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        flask_app = blueprint.registered_app()
+        if scope["type"] == "http" and flask_app is not None:
+            mount = scope.get("root_path", "") + PLUGINS_MOUNT
+            if scope["path"].startswith(mount + blueprint.BASE_PATH):
+                if self._wsgi is None:
+                    self._wsgi = WSGIMiddleware(flask_app)
+                await self._wsgi({**scope, "root_path": mount}, receive, send)
+                return
+        await self.app(scope, receive, send)
