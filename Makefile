@@ -37,7 +37,8 @@ lint: install
 	$(VENV)/bin/ruff format --check providers plugins dags tests benchmarks
 
 # Re-resolve the pinned dependency set after changing setup.cfg.
-lock: install
+lock:
+	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q uv==$(UV_VERSION); }
 	$(VENV)/bin/uv pip compile setup.cfg --extra test --extra postgres --python-version 3.11 \
 		--no-emit-package headrace -o constraints.txt
 

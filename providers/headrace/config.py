@@ -73,3 +73,9 @@ def upload_max_bytes() -> int:
 
 def default_bucket() -> str:
     return _get("default_bucket")
+
+
+def engines() -> dict[str, str]:
+    """Engine names to kinds (``arrow`` or ``spark:<conn id>``), from ``[headrace] engines``."""
+    pairs = (pair.partition("=") for pair in _get("engines").split(";"))
+    return {name.strip(): kind.strip() for name, _, kind in pairs if name.strip() and kind.strip()}

@@ -44,6 +44,14 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "spark",
         "default": "arrow",
     },
+    "engines": {
+        "description": "Ingestion engines a job's engine_id may name: name=kind pairs separated by "
+        "semicolons, kind arrow (in process) or spark:<connection id> (spark-submit through that "
+        "Airflow connection; master local[*] when it does not exist).",
+        "type": "string",
+        "example": "arrow=arrow; spark=spark:spark_default; spark158=spark:spark_cluster",
+        "default": "arrow=arrow; spark=spark:spark_default",
+    },
     "environment": {
         "description": "Name of this deployment, reported by the health endpoints.",
         "type": "string",

@@ -102,13 +102,13 @@ def test_pyiceberg_opens_the_table_from_the_same_catalog_uri(airflow_cluster):
     requests.post(
         f"{airflow_cluster.api}/catalog", headers=headers, json={"name": "iceberg_data", "type": "iceberg"}
     )
-    lakehouse.write("iceberg_data", "sales", "transactions", ORDERS)
+    lakehouse.write("iceberg_data", "sales", "direct_write", ORDERS)
 
     location = requests.get(
-        f"{airflow_cluster.api}/catalog/iceberg_data/schema/sales/table/transactions/metadata",
+        f"{airflow_cluster.api}/catalog/iceberg_data/schema/sales/table/direct_write/metadata",
         headers=headers,
     ).json()["data"]["properties"]["location"]
-    table = SqlCatalog("iceberg_data", uri=uri).load_table(("sales", "transactions"))
+    table = SqlCatalog("iceberg_data", uri=uri).load_table(("sales", "direct_write"))
 
     assert table.location() == location
     assert table.scan().to_arrow().num_rows == 3

@@ -156,3 +156,12 @@ def test_delete_refuses_a_catalog_with_tables_unless_forced(lakehouse, tmp_path,
     # The name is free again, and a new catalog of that name starts empty.
     lakehouse.create_catalog("cat", catalog_type)
     assert lakehouse.tree("cat") == []
+
+
+def test_hive_tables_show_columns_added_by_later_files(lakehouse):
+    lakehouse.create_catalog("hv", CatalogType.HIVE)
+    lakehouse.write("hv", "s", "t", pa.table({"a": [1]}))
+    lakehouse.write("hv", "s", "t", pa.table({"a": [2], "b": ["x"]}))
+
+    assert [c.name for c in lakehouse.table_metadata("hv", "s", "t").columns] == ["a", "b"]
+    assert lakehouse.query("select a, b from hv.s.t order by a").rows == [[1, None], [2, "x"]]

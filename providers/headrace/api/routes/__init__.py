@@ -1,3 +1,3 @@
 """Route modules; importing them declares their endpoints (see :mod:`headrace.api.registry`)."""
 
-from headrace.api.routes import api_keys, auth, catalog, health, meta, query, upload  # noqa: F401
+from headrace.api.routes import api_keys, auth, catalog, health, ingestion, meta, query, upload  # noqa: F401

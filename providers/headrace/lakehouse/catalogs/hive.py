@@ -20,8 +20,20 @@ class HiveCatalog(FolderCatalog):
         return fs.get_file_info(path).type == pafs.FileType.Directory
 
     def _dataset(self, schema: str, table: str) -> ds.Dataset:
+        """The table with the union of its files' columns: files written before a column was added
+        read it as null (pyarrow alone would take the schema of the first file)."""
         fs, path = self._table_location(schema, table).filesystem()
-        return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        found = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        schemas = [fragment.physical_schema for fragment in found.get_fragments()]
+        if len(schemas) < 2:
+            return found
+        partition_fields = list(found.partitioning.schema) if found.partitioning else []
+        unified = pa.unify_schemas(schemas, promote_options="permissive")
+        full = pa.schema([*unified, *(f for f in partition_fields if f.name not in unified.names)])
+        partitioning = (
+            ds.partitioning(pa.schema(partition_fields), flavor="hive") if partition_fields else None
+        )
+        return ds.dataset(path, schema=full, filesystem=fs, format="parquet", partitioning=partitioning)
 
     def read(self, schema: str, table: str) -> ds.Dataset:
         return self._dataset(schema, table)

@@ -1,0 +1,141 @@
+"""Ingestion engines and the Arrow engine: files in object storage to one lakehouse table commit.
+
+An engine reads the job's files; the commit half (ledger, staging, one commit per format) lives in
+:mod:`headrace.ingestion.commit` so that every engine shares it. The Arrow engine runs in the
+calling process with bounded memory (``batch_rows`` rows per batch), which suits the files an
+Airflow worker can reasonably move; a Spark engine hands its Parquet output to
+:func:`~headrace.ingestion.commit.commit_parquet_files`.
+
+Order of a run: open the catalog and table; a job id that already committed returns its earlier
+result (before looking at files, which may be gone by then); check the target (exists or may be
+created, partitioning); resolve the files; skip files loaded before; stage; commit.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from headrace.ingestion.commit import (
+    commit_parquet_files,
+    nothing_to_load,
+    open_table,
+    previous_result,
+    split_loaded,
+    stage_and_commit,
+)
+from headrace.ingestion.files import ResolvedFile, resolve_files
+from headrace.ingestion.readers import DEFAULT_BATCH_ROWS, BatchStream, open_batches, source_filesystem
+from headrace.ingestion.results import IngestionFailed, IngestionResult
+from headrace.ingestion.spec import JOB_ID, IngestionSpec
+from headrace.lakehouse.catalogs.base import FormatCatalog
+from headrace.lakehouse.errors import NoSuchCatalog
+from headrace.lakehouse.service import Lakehouse
+from headrace.storage import ObjectStore, S3Settings
+
+__all__ = [
+    "ArrowEngine",
+    "Engine",
+    "IngestionFailed",
+    "IngestionResult",
+    "ResolvedFile",
+    "commit_parquet_files",
+    "open_catalog",
+    "run_ingestion",
+]
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+
+    def run(
+        self,
+        spec: IngestionSpec,
+        *,
+        job_id: str,
+        lakehouse: Lakehouse,
+        store: ObjectStore,
+        s3: S3Settings | None = None,
+        **options: Any,
+    ) -> IngestionResult: ...
+
+
+def open_catalog(lakehouse: Lakehouse, name: str) -> FormatCatalog:
+    try:
+        return lakehouse.open(name)
+    except NoSuchCatalog:
+        raise IngestionFailed(f"Catalog '{name}' not found") from None
+
+
+def check_job_id(job_id: str) -> str:
+    if not isinstance(job_id, str) or not re.fullmatch(JOB_ID, job_id):
+        raise IngestionFailed(
+            f"Invalid job id {job_id!r}: 1 to 200 letters, digits, '_', '.', ':' or '-', starting with a "
+            "letter or digit"
+        )
+    return job_id
+
+
+class ArrowEngine:
+    """Reads every file with pyarrow (and fastavro) in this process, ``batch_rows`` rows at a time."""
+
+    name = "arrow"
+
+    def __init__(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+        if batch_rows < 1:
+            raise ValueError("batch_rows must be positive")
+        self.batch_rows = batch_rows
+
+    def run(
+        self,
+        spec: IngestionSpec,
+        *,
+        job_id: str,
+        lakehouse: Lakehouse,
+        store: ObjectStore,
+        s3: S3Settings | None = None,
+        **options: Any,
+    ) -> IngestionResult:
+        started = time.monotonic()
+        catalog = open_catalog(lakehouse, spec.target.catalog)
+        table = open_table(catalog, spec, check_job_id(job_id), batch_rows=self.batch_rows)
+        if (earlier := previous_result(table)) is not None:
+            return earlier
+        table.check_spec()
+        to_load, skipped = split_loaded(table, resolve_files(spec.source, store))
+        if not to_load:
+            return nothing_to_load(table, skipped, started)
+        streams = [self._stream(spec, file, store, s3) for file in to_load]
+        return stage_and_commit(table, streams, to_load, skipped, started)
+
+    def _stream(
+        self, spec: IngestionSpec, file: ResolvedFile, store: ObjectStore, s3: S3Settings | None
+    ) -> Callable[[], BatchStream]:
+        def open_stream() -> BatchStream:
+            fs, path = source_filesystem(file, store, s3)
+            return open_batches(
+                fs,
+                path,
+                spec.source.file_type,
+                uri=file.uri,
+                csv=spec.source.file_format_properties,
+                batch_rows=self.batch_rows,
+            )
+
+        return open_stream
+
+
+def run_ingestion(
+    spec: IngestionSpec,
+    *,
+    job_id: str,
+    lakehouse: Lakehouse,
+    store: ObjectStore,
+    s3: S3Settings | None = None,
+    engine: Engine | None = None,
+) -> IngestionResult:
+    """Run one job with ``engine`` (default: the Arrow engine)."""
+    return (engine or ArrowEngine()).run(spec, job_id=job_id, lakehouse=lakehouse, store=store, s3=s3)

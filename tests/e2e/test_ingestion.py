@@ -1,0 +1,152 @@
+"""Ingestion end to end: upload over HTTP, a job run by the real scheduler, the table read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+import requests
+from pyiceberg.catalog.sql import SqlCatalog
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+ROWS = b"".join(b'{"order_id": %d, "amount": %d.5, "city": "c%d"}\n' % (i, i, i % 7) for i in range(1000))
+
+
+def _admin(cluster) -> dict[str, str]:
+    return {"Authorization": f"Bearer {cluster.airflow_token('admin')}"}
+
+
+def _wait(cluster, headers, job_id: str, until: set[str], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(f"{cluster.api}/ingestion/jobs/{job_id}", headers=headers, timeout=30).json()[
+            "data"
+        ]
+        if job["status"] in until:
+            return job
+        time.sleep(1)
+    pytest.fail(f"job {job_id} still {job['status']} after {timeout}s: {job['details']}")
+
+
+def _catalog(cluster, headers, name: str) -> None:
+    response = requests.post(
+        f"{cluster.api}/catalog", headers=headers, json={"name": name, "type": "iceberg"}
+    )
+    assert response.status_code in (201, 409), response.text
+
+
+def test_upload_ingest_and_read_back_with_pyiceberg(airflow_cluster):
+    headers = _admin(airflow_cluster)
+    _catalog(airflow_cluster, headers, "iceberg_data")
+    upload = requests.post(
+        f"{airflow_cluster.api}/upload",
+        headers=headers,
+        files={"file": ("transactions.json", ROWS)},
+        data={"bucket": "landing", "path": "e2e"},
+    ).json()["data"]
+
+    created = requests.post(
+        f"{airflow_cluster.api}/ingestion/jobs",
+        headers=headers,
+        json={
+            "target": {"catalog": "iceberg_data", "schema": "sales", "table": "uploaded_orders"},
+            "source": {"file_paths": upload["s3Path"], "file_type": "json"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    job = _wait(airflow_cluster, headers, created.json()["data"]["job_id"], {"completed", "failed"})
+
+    assert job["status"] == "completed", job["details"]
+    assert job["rows_written"] == 1000 and job["end_timestamp"]
+    catalog = SqlCatalog("iceberg_data", uri=f"sqlite:///{airflow_cluster.home / 'headrace' / 'catalog.db'}")
+    table = catalog.load_table(("sales", "uploaded_orders"))
+    assert table.scan().to_arrow().num_rows == 1000
+    assert table.current_snapshot().summary["headrace.job-id"] == job["job_id"]
+
+
+def test_a_missing_file_fails_the_job_with_details(airflow_cluster):
+    headers = _admin(airflow_cluster)
+    _catalog(airflow_cluster, headers, "iceberg_data")
+    created = requests.post(
+        f"{airflow_cluster.api}/ingestion/jobs",
+        headers=headers,
+        json={
+            "target": {"catalog": "iceberg_data", "schema": "sales", "table": "missing"},
+            "source": {"file_paths": "s3://landing/e2e/nope.json", "file_type": "json"},
+        },
+    ).json()["data"]
+
+    job = _wait(airflow_cluster, headers, created["job_id"], {"completed", "failed"})
+
+    assert job["status"] == "failed"
+    assert "s3://landing/e2e/nope.json" in job["details"]
+
+
+def test_cancel_a_running_job(airflow_cluster):
+    headers = _admin(airflow_cluster)
+    _catalog(airflow_cluster, headers, "iceberg_data")
+    big = airflow_cluster.home / "storage" / "landing" / "big" / "rows.csv"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    with big.open("w") as out:
+        out.write("id,name,amount\n")
+        for start in range(0, 3_000_000, 100_000):
+            out.write("".join(f"{i},name-{i},{i}.25\n" for i in range(start, start + 100_000)))
+    created = requests.post(
+        f"{airflow_cluster.api}/ingestion/jobs",
+        headers=headers,
+        json={
+            "target": {"catalog": "iceberg_data", "schema": "sales", "table": "cancelled"},
+            "source": {"file_paths": "s3://landing/big/rows.csv", "file_type": "csv"},
+        },
+    ).json()["data"]
+    _wait(airflow_cluster, headers, created["job_id"], {"running", "completed", "failed"})
+
+    cancel = requests.delete(f"{airflow_cluster.api}/ingestion/jobs/{created['job_id']}", headers=headers)
+
+    assert cancel.status_code == 200, cancel.text
+    job = _wait(airflow_cluster, headers, created["job_id"], {"cancelled"}, timeout=30)
+    assert job["end_timestamp"]
+    # Nothing was committed: the table is absent, or present without rows.
+    meta = requests.get(
+        f"{airflow_cluster.api}/catalog/iceberg_data/schema/sales/table/cancelled/metadata", headers=headers
+    )
+    assert meta.status_code == 404 or meta.json()["data"]["properties"]["row_count"] == 0
+
+
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("curl") is None, reason="the example uses curl and jq"
+)
+def test_the_contracts_complete_ingestion_workflow_example(airflow_cluster):
+    """lakehouse-api's example script, changed only in base URL and credentials, runs as written."""
+    headers = _admin(airflow_cluster)
+    _catalog(airflow_cluster, headers, "iceberg_data")
+    requests.post(
+        f"{airflow_cluster.api}/upload",
+        headers=headers,
+        files={"file": ("transactions.json", ROWS)},
+        data={"bucket": "my-bucket", "path": "data"},
+    ).raise_for_status()
+
+    run = subprocess.run(
+        ["bash", str(REPO / "docs" / "examples" / "ingestion-workflow.sh")],
+        env={**os.environ, "API": airflow_cluster.api, "AUTH": headers_line(headers)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Job status: completed" in run.stdout, run.stdout[-3000:]
+    final = json.loads(run.stdout.strip().splitlines()[-1])
+    assert final["data"]["status"] == "completed" and final["data"]["rows_written"] == 1000
+
+
+def headers_line(headers: dict[str, str]) -> str:
+    ((name, value),) = headers.items()
+    return f"{name}: {value}"
