@@ -150,3 +150,43 @@ def test_the_contracts_complete_ingestion_workflow_example(airflow_cluster):
 def headers_line(headers: dict[str, str]) -> str:
     ((name, value),) = headers.items()
     return f"{name}: {value}"
+
+
+def test_list_validate_and_bad_input_on_the_real_server(airflow_cluster):
+    headers = _admin(airflow_cluster)
+    _catalog(airflow_cluster, headers, "iceberg_data")
+
+    valid = requests.post(
+        f"{airflow_cluster.api}/ingestion/validate",
+        headers=headers,
+        json={
+            "target": {"catalog": "iceberg_data", "schema": "sales", "table": "t"},
+            "source": {"file_paths": "s3://landing/x.json", "file_type": "json"},
+        },
+    ).json()["data"]
+    assert valid == {"valid": True, "errors": []}
+
+    bad = requests.post(
+        f"{airflow_cluster.api}/ingestion/jobs",
+        headers=headers,
+        json={"target": {}, "source": {"file_type": "xls"}},
+    )
+    assert bad.status_code == 400
+    assert "Target catalog is required" in bad.json()["errors"]
+    assert "Invalid file type. Must be one of: json, csv, parquet, avro, orc" in bad.json()["errors"]
+
+    everything = requests.get(f"{airflow_cluster.api}/ingestion/jobs?limit=1000", headers=headers).json()[
+        "data"
+    ]
+    first = requests.get(f"{airflow_cluster.api}/ingestion/jobs?limit=1&offset=0", headers=headers).json()[
+        "data"
+    ]
+    second = requests.get(f"{airflow_cluster.api}/ingestion/jobs?limit=1&offset=1", headers=headers).json()[
+        "data"
+    ]
+    assert len(first) == len(second) == 1 and first[0]["job_id"] != second[0]["job_id"]
+    assert [j["job_id"] for j in everything[:2]] == [first[0]["job_id"], second[0]["job_id"]]
+    completed = requests.get(f"{airflow_cluster.api}/ingestion/jobs?status=completed", headers=headers).json()
+    assert all(j["status"] == "completed" for j in completed["data"])
+    wrong = requests.get(f"{airflow_cluster.api}/ingestion/jobs?status=done", headers=headers)
+    assert wrong.status_code == 400 and wrong.json()["details"][0]["field"] == "status"
