@@ -391,9 +391,15 @@ def _json(fs: pafs.FileSystem, path: str, _: CsvProperties, batch_rows: int) -> 
     return schema, _rechunk(batches(), batch_rows)
 
 
+_JSON_THREAD_BLOCK = 1 << 20
+
+
 def _read_json_block(block: bytes, schema: pa.Schema | None) -> pa.Table:
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
-    read = pajson.ReadOptions(block_size=len(block) + 1, use_threads=False)
+    if schema is None:  # inferring: one block, so that types are judged over all of it
+        read = pajson.ReadOptions(block_size=len(block) + 1, use_threads=False)
+    else:  # converting to a known schema: parse sub-blocks on every core
+        read = pajson.ReadOptions(block_size=_JSON_THREAD_BLOCK, use_threads=True)
     return pajson.read_json(io.BytesIO(block), read_options=read, parse_options=options)
 
 
