@@ -14,6 +14,8 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$repo/plu
 export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 port="${AIRFLOW__API__PORT:-8080}"
 export AIRFLOW__API__PORT="$port"
+# Task processes reach the api-server's Execution API here; Airflow's default assumes port 8080.
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://localhost:$port/execution/}"
 mkdir -p "$AIRFLOW_HOME"
 
 ui="http://localhost:$port"
