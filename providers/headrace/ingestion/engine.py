@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from headrace.ingestion.commit import (
@@ -26,6 +27,7 @@ from headrace.ingestion.commit import (
     split_loaded,
     stage_and_commit,
 )
+from headrace.ingestion.commit.base import TableCommitter
 from headrace.ingestion.files import ResolvedFile, resolve_files
 from headrace.ingestion.readers import DEFAULT_BATCH_ROWS, BatchStream, open_batches, source_filesystem
 from headrace.ingestion.results import IngestionFailed, IngestionResult
@@ -79,6 +81,42 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+@dataclass(frozen=True)
+class LoadPlan:
+    """What an engine has to load: the files not loaded before, into a table that accepts them."""
+
+    catalog: FormatCatalog
+    table: TableCommitter
+    to_load: list[ResolvedFile]
+    skipped: list[ResolvedFile]
+    started: float
+
+
+def plan_load(
+    spec: IngestionSpec,
+    *,
+    job_id: str,
+    lakehouse: Lakehouse,
+    store: ObjectStore,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> LoadPlan | IngestionResult:
+    """The start every engine shares; an IngestionResult when there is nothing left to do.
+
+    A job id that already committed returns its earlier result before files are looked at (they
+    may be gone by then); then the target is checked, the files resolved and loaded ones skipped.
+    """
+    started = time.monotonic()
+    catalog = open_catalog(lakehouse, spec.target.catalog)
+    table = open_table(catalog, spec, check_job_id(job_id), batch_rows=batch_rows)
+    if (earlier := previous_result(table)) is not None:
+        return earlier
+    table.check_spec()
+    to_load, skipped = split_loaded(table, resolve_files(spec.source, store))
+    if not to_load:
+        return nothing_to_load(table, skipped, started)
+    return LoadPlan(catalog, table, to_load, skipped, started)
+
+
 class ArrowEngine:
     """Reads every file with pyarrow (and fastavro) in this process, ``batch_rows`` rows at a time."""
 
@@ -99,17 +137,11 @@ class ArrowEngine:
         s3: S3Settings | None = None,
         **options: Any,
     ) -> IngestionResult:
-        started = time.monotonic()
-        catalog = open_catalog(lakehouse, spec.target.catalog)
-        table = open_table(catalog, spec, check_job_id(job_id), batch_rows=self.batch_rows)
-        if (earlier := previous_result(table)) is not None:
-            return earlier
-        table.check_spec()
-        to_load, skipped = split_loaded(table, resolve_files(spec.source, store))
-        if not to_load:
-            return nothing_to_load(table, skipped, started)
-        streams = [self._stream(spec, file, store, s3) for file in to_load]
-        return stage_and_commit(table, streams, to_load, skipped, started)
+        plan = plan_load(spec, job_id=job_id, lakehouse=lakehouse, store=store, batch_rows=self.batch_rows)
+        if isinstance(plan, IngestionResult):
+            return plan
+        streams = [self._stream(spec, file, store, s3) for file in plan.to_load]
+        return stage_and_commit(plan.table, streams, plan.to_load, plan.skipped, plan.started)
 
     def _stream(
         self, spec: IngestionSpec, file: ResolvedFile, store: ObjectStore, s3: S3Settings | None

@@ -54,7 +54,6 @@ import stat
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -66,15 +65,11 @@ from airflow.sdk import Connection
 
 from headrace.ingestion.commit import (
     commit_parquet_files,
-    nothing_to_load,
-    open_table,
-    previous_result,
-    split_loaded,
 )
 from headrace.ingestion.commit.base import TableCommitter, delete_dir, filesystem_for, list_files
 from headrace.ingestion.commit.iceberg import IcebergCommitter
-from headrace.ingestion.engine import check_job_id, open_catalog
-from headrace.ingestion.files import ResolvedFile, resolve_files
+from headrace.ingestion.engine import plan_load
+from headrace.ingestion.files import ResolvedFile
 from headrace.ingestion.results import IngestionFailed, IngestionResult
 from headrace.ingestion.spec import CsvProperties, IngestionSpec
 from headrace.lakehouse.catalogs.base import FormatCatalog
@@ -129,20 +124,15 @@ class SparkEngine:
         s3: S3Settings | None = None,
         **options: Any,
     ) -> IngestionResult:
-        started = time.monotonic()
         if spec.source.file_type is FileType.AVRO:
             raise IngestionFailed(
                 "The spark engine cannot read avro files: Spark's Avro reader is the separate spark-avro "
                 "package, which this installation does not include. Use the arrow engine for avro."
             )
-        catalog = open_catalog(lakehouse, spec.target.catalog)
-        table = open_table(catalog, spec, check_job_id(job_id))
-        if (earlier := previous_result(table)) is not None:
-            return earlier
-        table.check_spec()
-        to_load, skipped = split_loaded(table, resolve_files(spec.source, store))
-        if not to_load:
-            return nothing_to_load(table, skipped, started)
+        plan = plan_load(spec, job_id=job_id, lakehouse=lakehouse, store=store)
+        if isinstance(plan, IngestionResult):
+            return plan
+        catalog, table, to_load, skipped = plan.catalog, plan.table, plan.to_load, plan.skipped
         sources = [_source(spec, file, store) for file in to_load]
         staging = staging_uri(table, catalog)
         fs, staging_path = filesystem_for(staging, catalog.location.s3)
@@ -153,7 +143,7 @@ class SparkEngine:
             staged = _staged_files(fs, staging_path, staging)
             handed_over = True
             return commit_parquet_files(
-                spec, table.job_id, catalog, staged, to_load, skipped_files=skipped, started=started
+                spec, table.job_id, catalog, staged, to_load, skipped_files=skipped, started=plan.started
             )
         finally:
             _clean_staging(fs, staging_path, keep_parquet=handed_over)
