@@ -164,6 +164,7 @@ class TableCommitter(abc.ABC):
 
     format: str
     widen: bool  # whether the format can widen a stored column's type (see schema.Evolution)
+    batch_rows: int  # rows per batch when a commit rewrites staged data
 
     def __init__(self, catalog: FormatCatalog, spec: IngestionSpec, job_id: str) -> None:
         self.catalog = catalog

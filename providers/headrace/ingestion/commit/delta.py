@@ -26,8 +26,8 @@ from deltalake.exceptions import TableNotFoundError
 
 from headrace.ingestion.commit import base
 from headrace.ingestion.commit.base import Ledger, LoadRecord, TableCommitter
-from headrace.ingestion.commit.schema import Evolution, normalize_schema
-from headrace.ingestion.commit.staging import Stager
+from headrace.ingestion.commit.schema import normalize_schema
+from headrace.ingestion.commit.staging import Stager, stager_for
 from headrace.ingestion.results import IngestionFailed
 from headrace.ingestion.spec import IngestionSpec
 from headrace.lakehouse.catalogs.delta import DeltaCatalog
@@ -113,19 +113,7 @@ class DeltaCommitter(TableCommitter):
             self.identity_partitions()
 
     def stager(self) -> Stager:
-        root = f"{self.path}/_staging/{self.token}"
-        return Stager(
-            fs=self.fs,
-            root=root,
-            uri_prefix=root,
-            token=self.token,
-            evolution=Evolution.for_table(
-                self.name, self.table_schema, allow_new=self.spec.target.schema_evolution, widen=self.widen
-            ),
-            table_format=self.format,
-            target=self.table_schema,
-            batch_rows=self.batch_rows,
-        )
+        return stager_for(self, self.fs, f"{self.path}/_staging/{self.token}")
 
     def commit(self, stager: Stager, record: LoadRecord) -> str | None:
         target = self.spec.target

@@ -40,8 +40,8 @@ import pyarrow.fs as pafs
 
 from headrace.ingestion.commit import base
 from headrace.ingestion.commit.base import Ledger, LoadRecord, TableCommitter
-from headrace.ingestion.commit.schema import Evolution, normalize_schema
-from headrace.ingestion.commit.staging import Stager
+from headrace.ingestion.commit.schema import normalize_schema
+from headrace.ingestion.commit.staging import Stager, stager_for
 from headrace.ingestion.spec import IngestionSpec
 from headrace.lakehouse.catalogs.hive import HiveCatalog
 
@@ -198,20 +198,7 @@ class HiveCommitter(TableCommitter):
 
     def stager(self) -> Stager:
         root = f"{self.hive.path}/_staging/{self.token}"
-        return Stager(
-            fs=self.fs,
-            root=root,
-            uri_prefix=root,
-            token=self.token,
-            evolution=Evolution.for_table(
-                self.name, self._schema, allow_new=self.spec.target.schema_evolution, widen=self.widen
-            ),
-            table_format=self.format,
-            target=self._schema,
-            partition_columns=self._partitions,
-            hive_layout=True,
-            batch_rows=self.batch_rows,
-        )
+        return stager_for(self, self.fs, root, partition_columns=self._partitions, hive_layout=True)
 
     def commit(self, stager: Stager, record: LoadRecord) -> str | None:
         mode = self.spec.target.write_mode

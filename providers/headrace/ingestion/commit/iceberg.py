@@ -45,8 +45,8 @@ from pyiceberg.transforms import (
 
 from headrace.ingestion.commit import base
 from headrace.ingestion.commit.base import JOB_ID_KEY, RESULT_KEY, Ledger, LoadRecord, TableCommitter, chunks
-from headrace.ingestion.commit.schema import Evolution, normalize_schema, same_or_promotable
-from headrace.ingestion.commit.staging import Stager
+from headrace.ingestion.commit.schema import normalize_schema, same_or_promotable
+from headrace.ingestion.commit.staging import Stager, stager_for
 from headrace.ingestion.results import IngestionFailed
 from headrace.ingestion.spec import IngestionSpec, PartitionSpec
 from headrace.lakehouse.catalogs.iceberg import IcebergCatalog
@@ -125,21 +125,9 @@ class IcebergCommitter(TableCommitter):
                 _transform(part)
 
     def stager(self) -> Stager:
-        fs, root = base.filesystem_for(
-            f"{self.location}/data/headrace-{self.token}", self.catalog.location.s3
-        )
-        return Stager(
-            fs=fs,
-            root=root,
-            uri_prefix=f"{self.location}/data/headrace-{self.token}",
-            token=self.token,
-            evolution=Evolution.for_table(
-                self.name, self._schema, allow_new=self.spec.target.schema_evolution, widen=self.widen
-            ),
-            table_format=self.format,
-            target=self._schema,
-            batch_rows=self.batch_rows,
-        )
+        uri = f"{self.location}/data/headrace-{self.token}"
+        fs, root = base.filesystem_for(uri, self.catalog.location.s3)
+        return stager_for(self, fs, root, uri_prefix=uri)
 
     def commit(self, stager: Stager, record: LoadRecord) -> str | None:
         properties = {JOB_ID_KEY: self.job_id, RESULT_KEY: json.dumps(record.to_json())}

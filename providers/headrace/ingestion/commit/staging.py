@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -20,7 +21,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pyarrow.types as pt
 
-from headrace.ingestion.commit.base import delete_dir, make_dirs
+from headrace.ingestion.commit.base import TableCommitter, delete_dir, make_dirs
 from headrace.ingestion.commit.schema import Evolution, conform_batch, normalize_batch, normalize_schema
 from headrace.ingestion.readers import BatchStream, reading
 from headrace.ingestion.results import IngestionFailed
@@ -201,3 +202,23 @@ class Stager:
         """Delete the staging folder (not when its files became table data)."""
         if not self.adopted:
             delete_dir(self.fs, self.root)
+
+
+def stager_for(
+    table: TableCommitter, fs: pafs.FileSystem, root: str, *, uri_prefix: str | None = None, **layout: Any
+) -> Stager:
+    """An empty staging area at ``root`` whose files are checked against ``table``'s columns."""
+    target = table.table_schema
+    return Stager(
+        fs=fs,
+        root=root,
+        uri_prefix=uri_prefix or root,
+        token=table.token,
+        evolution=Evolution.for_table(
+            table.name, target, allow_new=table.spec.target.schema_evolution, widen=table.widen
+        ),
+        table_format=table.format,
+        target=target,
+        batch_rows=table.batch_rows,
+        **layout,
+    )
