@@ -41,6 +41,18 @@ def _catalog(cluster, headers, name: str) -> None:
     assert response.status_code in (201, 409), response.text
 
 
+def _create_job(cluster, headers, table: str, file_paths: str, file_type: str = "json") -> requests.Response:
+    """POST /ingestion/jobs into iceberg_data.sales.<table>."""
+    return requests.post(
+        f"{cluster.api}/ingestion/jobs",
+        headers=headers,
+        json={
+            "target": {"catalog": "iceberg_data", "schema": "sales", "table": table},
+            "source": {"file_paths": file_paths, "file_type": file_type},
+        },
+    )
+
+
 def test_upload_ingest_and_read_back_with_pyiceberg(airflow_cluster):
     headers = _admin(airflow_cluster)
     _catalog(airflow_cluster, headers, "iceberg_data")
@@ -51,14 +63,7 @@ def test_upload_ingest_and_read_back_with_pyiceberg(airflow_cluster):
         data={"bucket": "landing", "path": "e2e"},
     ).json()["data"]
 
-    created = requests.post(
-        f"{airflow_cluster.api}/ingestion/jobs",
-        headers=headers,
-        json={
-            "target": {"catalog": "iceberg_data", "schema": "sales", "table": "uploaded_orders"},
-            "source": {"file_paths": upload["s3Path"], "file_type": "json"},
-        },
-    )
+    created = _create_job(airflow_cluster, headers, "uploaded_orders", upload["s3Path"])
     assert created.status_code == 201, created.text
     job = _wait(airflow_cluster, headers, created.json()["data"]["job_id"], {"completed", "failed"})
 
@@ -73,14 +78,7 @@ def test_upload_ingest_and_read_back_with_pyiceberg(airflow_cluster):
 def test_a_missing_file_fails_the_job_with_details(airflow_cluster):
     headers = _admin(airflow_cluster)
     _catalog(airflow_cluster, headers, "iceberg_data")
-    created = requests.post(
-        f"{airflow_cluster.api}/ingestion/jobs",
-        headers=headers,
-        json={
-            "target": {"catalog": "iceberg_data", "schema": "sales", "table": "missing"},
-            "source": {"file_paths": "s3://landing/e2e/nope.json", "file_type": "json"},
-        },
-    ).json()["data"]
+    created = _create_job(airflow_cluster, headers, "missing", "s3://landing/e2e/nope.json").json()["data"]
 
     job = _wait(airflow_cluster, headers, created["job_id"], {"completed", "failed"})
 
@@ -97,14 +95,9 @@ def test_cancel_a_running_job(airflow_cluster):
         out.write("id,name,amount\n")
         for start in range(0, 3_000_000, 100_000):
             out.write("".join(f"{i},name-{i},{i}.25\n" for i in range(start, start + 100_000)))
-    created = requests.post(
-        f"{airflow_cluster.api}/ingestion/jobs",
-        headers=headers,
-        json={
-            "target": {"catalog": "iceberg_data", "schema": "sales", "table": "cancelled"},
-            "source": {"file_paths": "s3://landing/big/rows.csv", "file_type": "csv"},
-        },
-    ).json()["data"]
+    created = _create_job(airflow_cluster, headers, "cancelled", "s3://landing/big/rows.csv", "csv").json()[
+        "data"
+    ]
     _wait(airflow_cluster, headers, created["job_id"], {"running", "completed", "failed"})
 
     cancel = requests.delete(f"{airflow_cluster.api}/ingestion/jobs/{created['job_id']}", headers=headers)
@@ -175,6 +168,11 @@ def test_list_validate_and_bad_input_on_the_real_server(airflow_cluster):
     assert "Target catalog is required" in bad.json()["errors"]
     assert "Invalid file type. Must be one of: json, csv, parquet, avro, orc" in bad.json()["errors"]
 
+    # Two jobs of this test's own (their files do not exist, so they fail), for paging and filters.
+    paged = [
+        _create_job(airflow_cluster, headers, "paged", f"s3://landing/none-{n}.json").json()["data"]["job_id"]
+        for n in range(2)
+    ]
     everything = requests.get(f"{airflow_cluster.api}/ingestion/jobs?limit=1000", headers=headers).json()[
         "data"
     ]
@@ -186,7 +184,14 @@ def test_list_validate_and_bad_input_on_the_real_server(airflow_cluster):
     ]
     assert len(first) == len(second) == 1 and first[0]["job_id"] != second[0]["job_id"]
     assert [j["job_id"] for j in everything[:2]] == [first[0]["job_id"], second[0]["job_id"]]
+    for job_id in paged:
+        _wait(airflow_cluster, headers, job_id, {"failed"})
+    failed = requests.get(f"{airflow_cluster.api}/ingestion/jobs?status=failed", headers=headers).json()[
+        "data"
+    ]
     completed = requests.get(f"{airflow_cluster.api}/ingestion/jobs?status=completed", headers=headers).json()
+    assert set(paged) <= {j["job_id"] for j in failed} and all(j["status"] == "failed" for j in failed)
+    assert not set(paged) & {j["job_id"] for j in completed["data"]}
     assert all(j["status"] == "completed" for j in completed["data"])
     wrong = requests.get(f"{airflow_cluster.api}/ingestion/jobs?status=done", headers=headers)
     assert wrong.status_code == 400 and wrong.json()["details"][0]["field"] == "status"
