@@ -28,9 +28,13 @@ test: install
 		--config-settings editable_mode=strict --no-deps -e .
 	$(VENV)/bin/pytest
 
-# Benchmarks run on demand (they start their own Airflow and S3 server); see benchmarks/README.md.
+# Benchmarks run on demand; see benchmarks/README.md. BENCH picks which (upload starts its own Airflow
+# and S3 server; dag_build compares with dag-factory, the `bench` extra), e.g. `make bench BENCH=dag_build`.
+BENCH ?= upload dag_build
 bench: install
-	$(VENV)/bin/python -m benchmarks.upload $(BENCH_ARGS)
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -c constraints.txt \
+		--config-settings editable_mode=strict -e '.[bench]'
+	set -e; for name in $(BENCH); do $(VENV)/bin/python -m benchmarks.$$name $(BENCH_ARGS); done
 
 lint: install
 	$(VENV)/bin/ruff check providers plugins dags tests benchmarks
@@ -39,7 +43,7 @@ lint: install
 # Re-resolve the pinned dependency set after changing setup.cfg.
 lock:
 	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q uv==$(UV_VERSION); }
-	$(VENV)/bin/uv pip compile setup.cfg --extra test --extra postgres --python-version 3.11 \
+	$(VENV)/bin/uv pip compile setup.cfg --extra test --extra postgres --extra bench --python-version 3.11 \
 		--no-emit-package headrace -o constraints.txt
 
 clean:

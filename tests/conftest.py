@@ -40,6 +40,8 @@ os.environ.update(
         "AIRFLOW__API_AUTH__JWT_SECRET": "headrace-test-jwt-secret-" + "x" * 40,
         "AIRFLOW__API__SECRET_KEY": "headrace-test-secret-key",
         "AIRFLOW__HEADRACE__STORAGE_ROOT": str(_HOME / "storage"),
+        # Tests write workflow definitions; never into the repository's dags/workflows.
+        "AIRFLOW__HEADRACE__WORKFLOWS_FOLDER": str(_HOME / "workflows"),
     }
 )
 

@@ -75,7 +75,20 @@ def default_bucket() -> str:
     return _get("default_bucket")
 
 
+def _pairs(option: str) -> dict[str, str]:
+    pairs = (pair.partition("=") for pair in _get(option).split(";"))
+    return {name.strip(): value.strip() for name, _, value in pairs if name.strip() and value.strip()}
+
+
 def engines() -> dict[str, str]:
     """Engine names to kinds (``arrow`` or ``spark:<conn id>``), from ``[headrace] engines``."""
-    pairs = (pair.partition("=") for pair in _get("engines").split(";"))
-    return {name.strip(): kind.strip() for name, _, kind in pairs if name.strip() and kind.strip()}
+    return _pairs("engines")
+
+
+def workflows_folder() -> Path:
+    return Path(_get("workflows_folder") or os.path.join(conf.get("core", "dags_folder"), "workflows"))
+
+
+def priority_pool(priority: str) -> str | None:
+    """The pool of a workflow priority (``[headrace] priority_pools``), None for Airflow's default."""
+    return _pairs("priority_pools").get(priority)

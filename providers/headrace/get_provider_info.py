@@ -99,6 +99,20 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "raw",
         "default": "landing",
     },
+    "workflows_folder": {
+        "description": "Folder of workflow definitions (YAML or JSON) the shipped loader turns into DAGs; "
+        "templates of this deployment go in its templates/ subfolder. Empty: <dags_folder>/workflows.",
+        "type": "string",
+        "example": "/opt/airflow/dags/workflows",
+        "default": "",
+    },
+    "priority_pools": {
+        "description": "Pools of the workflow priorities, as priority=pool pairs separated by ';'. "
+        "A priority without a pool runs in Airflow's default pool; every priority sets priority_weight.",
+        "type": "string",
+        "example": "critical=critical_pool;high=etl_high",
+        "default": "",
+    },
     "upload_max_bytes": {
         "description": "Largest file accepted by the Upload API, in bytes (larger ones get a 413).",
         "type": "integer",

@@ -157,6 +157,7 @@ def running_airflow(home: Path, extra_env: dict[str, str] | None = None) -> Iter
             "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex * 2,
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__HEADRACE__STORAGE_ROOT": str(home / "storage"),
+            "AIRFLOW__HEADRACE__WORKFLOWS_FOLDER": str(home / "workflows"),
             **(extra_env or {}),
         }
     )

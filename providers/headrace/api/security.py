@@ -201,6 +201,22 @@ def dag(method: str, scope: Scope, entity: DagAccessEntity | None = None) -> Per
     )
 
 
+def authorize_dag(
+    principal: Principal, method: str, dag_id: str, entity: DagAccessEntity | None = None
+) -> None:
+    """The per-DAG check behind an endpoint's general one: may this caller do ``method`` on ``dag_id``?"""
+    allowed = get_auth_manager().is_authorized_dag(
+        method=method, access_entity=entity, details=DagDetails(id=dag_id), user=principal.user
+    )
+    if not allowed:
+        raise Forbidden(f"Permission denied: requires DAGs: {method} on '{dag_id}'")
+
+
+def readable_dag_ids(principal: Principal, dag_ids: set[str]) -> set[str]:
+    """The subset of ``dag_ids`` the caller may read (lists show nothing else)."""
+    return get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=principal.user, method="GET")
+
+
 # Administering Headrace itself (API keys) is closest to editing Airflow's configuration:
 # Op/Admin in SimpleAuthManager, Admin in the FAB auth manager.
 ADMIN = configuration("PUT", Scope.ADMIN)

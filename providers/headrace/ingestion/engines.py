@@ -6,11 +6,14 @@ from headrace.ingestion.engine import ArrowEngine, Engine
 from headrace.ingestion.results import IngestionFailed
 
 
-def engine_for(engine_id: str, registered: dict[str, str]) -> Engine:
-    """Build the engine ``engine_id`` names; IngestionFailed naming the known ones otherwise."""
+def engine_for(engine_id: str, registered: dict[str, str], *, batch_rows: int | None = None) -> Engine:
+    """Build the engine ``engine_id`` names; IngestionFailed naming the known ones otherwise.
+
+    ``batch_rows`` sets the Arrow engine's batch size (Spark sizes its own partitions).
+    """
     kind = registered.get(engine_id)
     if kind == "arrow":
-        return ArrowEngine()
+        return ArrowEngine(batch_rows) if batch_rows else ArrowEngine()
     if kind is not None and kind.startswith("spark"):
         from headrace.ingestion.spark import SparkEngine  # Spark's module only when asked for
 

@@ -35,13 +35,19 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Tokenizer, TokenType
 
+from headrace.lakehouse.names import InvalidName, validate_name
+
 __all__ = [
     "Column",
+    "PreparedQuery",
     "QueryError",
     "QueryResult",
     "TableNotFound",
     "TableRef",
     "parse_read_only",
+    "parse_table_name",
+    "prepare_query",
+    "query_arrow",
     "run_query",
     "table_references",
 ]
@@ -83,6 +89,28 @@ class TableNotFound(QueryError):
     """Raised by resolvers for a ``catalog.schema.table`` that does not exist."""
 
     code = "TABLE_NOT_FOUND"
+
+
+_PARTS = ("catalog", "schema", "table")
+
+
+def parse_table_name(name: str, *, default_catalog: str | None = None, field: str = "table") -> TableRef:
+    """``catalog.schema.table``, or ``schema.table`` in ``default_catalog``, with every part checked.
+
+    For names given outside SQL (a transform's target, a checked table); ``field`` names the argument.
+    """
+    parts = name.split(".") if isinstance(name, str) else []
+    if len(parts) == 2 and default_catalog:
+        parts = [default_catalog, *parts]
+    if len(parts) != 3:
+        hint = "" if default_catalog or len(parts) != 2 else " (or schema.table with a default catalog)"
+        raise QueryError(
+            f"{field} must be catalog.schema.table{hint}; got {name!r}.", code="INVALID_TABLE", field=field
+        )
+    try:
+        return TableRef(*(validate_name(part, label) for part, label in zip(parts, _PARTS, strict=True)))
+    except InvalidName as exc:
+        raise QueryError(f"{field}: {exc.message} ({name!r}).", code="INVALID_TABLE", field=field) from None
 
 
 @dataclass(frozen=True)
@@ -378,11 +406,15 @@ def _execute(
     connection: duckdb.DuckDBPyConnection,
     sql: str,
     *,
-    limit: int,
+    limit: int | None,
     timeout_seconds: float,
     rename: dict[str, str] | None = None,
+    params: list[Any] | None = None,
 ) -> tuple[list[Column], pa.Table]:
-    """Run ``sql`` with at most ``limit + 1`` rows and a timeout; DuckDB errors become QueryError."""
+    """Run ``sql`` with at most ``limit + 1`` rows (all rows for None) and a timeout.
+
+    ``params`` are bound to the SQL's ``?`` / ``$n`` placeholders. DuckDB errors become QueryError.
+    """
     fired = threading.Event()
 
     def interrupt() -> None:
@@ -393,14 +425,14 @@ def _execute(
     timer.daemon = True
     timer.start()
     try:
-        relation = connection.sql(sql)
+        relation = connection.sql(sql, params=params)
         if relation is None:
             raise QueryError("The statement returned no result.", code="READ_ONLY")
         # names and types of the query itself: LIMIT on top would rename duplicate columns (a, a -> a, a_1)
         columns = [
             Column(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)
         ]
-        table = relation.limit(limit + 1).to_arrow_table()
+        table = (relation if limit is None else relation.limit(limit + 1)).to_arrow_table()
     except duckdb.Error as exc:
         if fired.is_set() or isinstance(exc, duckdb.InterruptException):
             raise QueryError(
@@ -424,16 +456,19 @@ def _run_sql(
     sql: str,
     tables: dict[str, ArrowData],
     *,
-    limit: int,
+    limit: int | None,
     timeout_seconds: float,
     rename: dict[str, str] | None = None,
+    params: list[Any] | None = None,
 ) -> tuple[list[Column], pa.Table]:
     """Execute already-checked SQL over ``tables`` (registered under their keys) on a locked connection."""
     connection = _locked_connection()
     try:
         for name, data in tables.items():
             connection.register(name, data)
-        return _execute(connection, sql, limit=limit, timeout_seconds=timeout_seconds, rename=rename)
+        return _execute(
+            connection, sql, limit=limit, timeout_seconds=timeout_seconds, rename=rename, params=params
+        )
     finally:
         connection.close()
 
@@ -451,6 +486,70 @@ def _validate_options(default_catalog: str | None, limit: int, timeout_seconds: 
         raise ValueError("timeout_seconds must be a positive number")
 
 
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A checked read-only query rewritten to read each table under a generated name.
+
+    Any engine can run it: register each table's data under ``names[ref]`` and execute ``sql()`` in
+    its dialect (the DuckDB path below; Spark SQL in the transform).
+    """
+
+    expression: exp.Expression  # the rewritten query
+    names: dict[TableRef, str]  # every table read, in order of first appearance -> its generated name
+    uses: dict[TableRef, int]  # how often each table is scanned
+
+    def sql(self, dialect: str = DIALECT) -> str:
+        return self.expression.sql(dialect=dialect)
+
+    @property
+    def rename(self) -> dict[str, str]:
+        """Generated names back to table names, to word errors in the user's terms."""
+        return {name: str(ref) for ref, name in self.names.items()}
+
+
+def prepare_query(sql: str, *, default_catalog: str | None = None) -> PreparedQuery:
+    """Parse and check ``sql`` (:func:`parse_read_only`), find its tables and rewrite their names."""
+    expression = parse_read_only(sql)
+    refs = table_references(expression, default_catalog=default_catalog)
+    names = dict(zip(refs, _generated_names(expression, len(refs)), strict=True))
+    uses: dict[TableRef, int] = {}
+    for _, ref, _ in _iter_tables(expression, default_catalog):
+        uses[ref] = uses.get(ref, 0) + 1
+    return PreparedQuery(_rewrite(expression, names, default_catalog), names, uses)
+
+
+def _resolve_tables(prepared: PreparedQuery, resolve: Resolver) -> dict[str, ArrowData]:
+    tables: dict[str, ArrowData] = {}
+    for ref, name in prepared.names.items():
+        data = resolve(ref)
+        if isinstance(data, pa.RecordBatchReader) and prepared.uses[ref] > 1:
+            data = data.read_all()  # a reader can be scanned once; the query scans this table twice
+        if not isinstance(data, pa.Table | ds.Dataset | pa.RecordBatchReader):
+            raise TypeError(f"resolver returned {type(data).__name__} for {ref}; expected Arrow data")
+        tables[name] = data
+    return tables
+
+
+def query_arrow(
+    sql: str,
+    resolve: Resolver,
+    *,
+    default_catalog: str | None = None,
+    timeout_seconds: float = 3600.0,
+) -> pa.Table:
+    """Run one read-only query over resolved lakehouse tables and return its whole result as Arrow.
+
+    No row limit and no JSON conversion: for callers that write the result (SQL transforms).
+    """
+    _validate_options(default_catalog, 1, timeout_seconds)
+    prepared = prepare_query(sql, default_catalog=default_catalog)
+    tables = _resolve_tables(prepared, resolve)
+    _, table = _run_sql(
+        prepared.sql(), tables, limit=None, timeout_seconds=timeout_seconds, rename=prepared.rename
+    )
+    return table
+
+
 def run_query(
     sql: str,
     resolve: Resolver,
@@ -462,29 +561,10 @@ def run_query(
     """Run one read-only query over resolved lakehouse tables; at most ``limit`` rows come back."""
     started = time.perf_counter()
     _validate_options(default_catalog, limit, timeout_seconds)
-    expression = parse_read_only(sql)
-    refs = table_references(expression, default_catalog=default_catalog)
-    names = dict(zip(refs, _generated_names(expression, len(refs)), strict=True))
-    uses: dict[TableRef, int] = {}
-    for _, ref, _ in _iter_tables(expression, default_catalog):
-        uses[ref] = uses.get(ref, 0) + 1
-
-    tables: dict[str, ArrowData] = {}
-    for ref in refs:
-        data = resolve(ref)
-        if isinstance(data, pa.RecordBatchReader) and uses[ref] > 1:
-            data = data.read_all()  # a reader can be scanned once; the query scans this table twice
-        if not isinstance(data, pa.Table | ds.Dataset | pa.RecordBatchReader):
-            raise TypeError(f"resolver returned {type(data).__name__} for {ref}; expected Arrow data")
-        tables[names[ref]] = data
-
-    rewritten = _rewrite(expression, names, default_catalog).sql(dialect=DIALECT)
+    prepared = prepare_query(sql, default_catalog=default_catalog)
+    tables = _resolve_tables(prepared, resolve)
     columns, table = _run_sql(
-        rewritten,
-        tables,
-        limit=limit,
-        timeout_seconds=timeout_seconds,
-        rename={name: str(ref) for ref, name in names.items()},
+        prepared.sql(), tables, limit=limit, timeout_seconds=timeout_seconds, rename=prepared.rename
     )
     truncated = table.num_rows > limit
     if truncated:

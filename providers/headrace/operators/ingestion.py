@@ -17,6 +17,7 @@ from headrace.hooks.lakehouse import LakehouseHook
 from headrace.ingestion.engine import IngestionFailed, run_ingestion
 from headrace.ingestion.engines import engine_for
 from headrace.ingestion.spec import IngestionSpec, parse_spec
+from headrace.operators.job_ids import default_job_id
 from headrace.storage import get_store
 
 ERROR_XCOM_KEY = "ingestion_error"
@@ -29,8 +30,10 @@ class IngestionOperator(BaseOperator):
         DAG rendering templates as native objects; or give its parts:
     :param target: ``{"catalog", "schema", "table", "write_mode", ...}``
     :param source: ``{"file_paths", "file_type", "bucket_details", "file_format_properties", ...}``
-    :param job_id: recorded in the table commit, so a retry never loads twice (default: the run id)
+    :param job_id: recorded in the table commit, so a retry never loads twice (default: the run id
+        and task id, see :func:`~headrace.operators.job_ids.default_job_id`)
     :param engine_id: an engine name (default: ``[headrace] default_engine``)
+    :param batch_size: rows per batch of the Arrow engine (default: its own)
     :param lakehouse_conn_id: a ``headrace_lakehouse`` connection (default: the ``[headrace]`` config)
     """
 
@@ -46,6 +49,7 @@ class IngestionOperator(BaseOperator):
         job_id: str | None = None,
         engine_id: str | None = None,
         execute_config: dict[str, Any] | None = None,
+        batch_size: int | None = None,
         lakehouse_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -56,6 +60,7 @@ class IngestionOperator(BaseOperator):
         self.job_id = job_id
         self.engine_id = engine_id
         self.execute_config = execute_config
+        self.batch_size = batch_size
         self.lakehouse_conn_id = lakehouse_conn_id
 
     def _spec(self) -> IngestionSpec:
@@ -71,9 +76,11 @@ class IngestionOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         try:
             spec = self._spec()
-            job_id = self.job_id or spec.job_id or context["run_id"]
+            job_id = self.job_id or spec.job_id or default_job_id(context)
             hook = LakehouseHook(self.lakehouse_conn_id)
-            engine = engine_for(spec.engine_id or config.default_engine(), config.engines())
+            engine = engine_for(
+                spec.engine_id or config.default_engine(), config.engines(), batch_rows=self.batch_size
+            )
             result = run_ingestion(
                 spec,
                 job_id=job_id,

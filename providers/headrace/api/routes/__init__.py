@@ -1,3 +1,14 @@
 """Route modules; importing them declares their endpoints (see :mod:`headrace.api.registry`)."""
 
-from headrace.api.routes import api_keys, auth, catalog, health, ingestion, meta, query, upload  # noqa: F401
+from headrace.api.routes import (  # noqa: F401
+    api_keys,
+    auth,
+    catalog,
+    health,
+    ingestion,
+    meta,
+    pipelines,
+    query,
+    upload,
+    workflows,
+)

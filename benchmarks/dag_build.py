@@ -1,0 +1,498 @@
+"""DAG building benchmark: Headrace workflow definitions against dag-factory 1.1.0, in the same run.
+
+It writes ``--dags`` workflow definition files (200 by default) for Headrace and the same number of
+equivalent dag-factory 1.1.0 YAML files (one DAG per file on both sides) into a temporary folder,
+then times each side from files on disk to DAG objects in memory:
+
+* Headrace: ``headrace.workflows.loader.load_folder(folder)`` (read, validate, plan, build);
+* dag-factory: ``dagfactory.load_yaml_dags(globals_dict=..., dags_folder=folder)``, the call its
+  documentation gives for a folder of YAML files.
+
+Every DAG has the same three tasks on both sides, ``extract >> transform >> publish`` (a
+BashOperator, a PythonOperator and an EmptyOperator), the same schedule, start date, tags, flags and
+default_args (owner, retries, retry_delay, execution_timeout, priority_weight). Before timing
+anything the benchmark checks that both sides built exactly the same DAGs, tasks, operators,
+dependencies and task arguments, and stops with an error otherwise.
+
+Each side runs in its own fresh Python process (so neither benefits from the other's imports or
+caches), with a temporary ``AIRFLOW_HOME`` and no database. Each process times its imports, then the
+two are driven in turn: one warm-up load each (also reported: the first load in a process imports the
+operator modules), then ``--repeat`` timed loads (5 by default) interleaved, Headrace then
+dag-factory, so both see the same machine load. The medians of wall clock and of process CPU time
+are reported. INFO logging is disabled in both processes (dag-factory logs two lines per file).
+
+Goals (from the issue): Headrace builds a DAG in at most 1.0 ms, and at least 3x faster than
+dag-factory. They are printed as MET / NOT MET; this is a report, not a test: the exit status is 0
+whenever the measurement ran, and non-zero only when setup failed or the two sides differ.
+
+Run from the repository root (dag-factory is the ``bench`` extra; ``make bench`` installs it)::
+
+    .venv/bin/python -m benchmarks.dag_build [--dags 200] [--repeat 5] [--profile]
+
+``--profile`` also prints the top 25 functions by cumulative time of one warm Headrace load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SIDES = ("headrace", "dag-factory")
+DAG_FACTORY_VERSION = "1.1.0"
+GOAL_MS_PER_DAG = 1.0
+GOAL_RATIO = 3.0
+
+BASH = "airflow.providers.standard.operators.bash.BashOperator"
+PYTHON = "airflow.providers.standard.operators.python.PythonOperator"
+EMPTY = "airflow.providers.standard.operators.empty.EmptyOperator"
+CALLABLE = "builtins.print"  # any importable callable: the task is built, never run
+TAGS = ["headrace-workflow", "priority:medium", "bench"]  # what Headrace adds, given to dag-factory too
+PRIORITY_WEIGHT = 5  # Headrace's weight for the default priority (medium)
+START = date(2026, 1, 1)
+
+
+# --- The definitions: one DAG per file, the same on both sides ---------------------------------------
+
+
+def workflow(i: int) -> dict[str, Any]:
+    """The parameters of DAG number ``i``, varied a little so the files are not all alike."""
+    return {
+        "id": f"bench_{i:05d}",
+        "name": f"Benchmark workflow {i}",
+        "description": f"Benchmark workflow number {i}: extract, transform, publish.",
+        "owner": f"team-{i % 7}",
+        "schedule": f"{i % 60} {i % 24} * * *",
+        "retries": i % 4,
+        "retry_delay": 60 + 30 * (i % 5),
+        "timeout": 3600,
+        "bash_command": f"echo extract {i}",
+        "op_kwargs": {"day": "{{ ds }}", "part": i},
+    }
+
+
+def headrace_definition(w: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": w["id"],
+        "name": w["name"],
+        "description": w["description"],
+        "owner": w["owner"],
+        "tags": ["bench"],
+        "schedule": w["schedule"],
+        "start_date": START,
+        "configuration": {
+            "max_retries": w["retries"],
+            "retry_delay": w["retry_delay"],
+            "timeout": w["timeout"],
+        },
+        "steps": [
+            {"id": "extract", "kind": "bash", "bash_command": w["bash_command"]},
+            {
+                "id": "transform",
+                "kind": "python",
+                "callable": CALLABLE.replace(".", ":"),
+                "op_kwargs": w["op_kwargs"],
+                "depends_on": ["extract"],
+            },
+            {"id": "publish", "kind": "operator", "operator": EMPTY, "depends_on": ["transform"]},
+        ],
+    }
+
+
+def dag_factory_definition(w: dict[str, Any]) -> dict[str, Any]:
+    """The dag-factory 1.1.0 form: ``{dag_id: {DAG arguments, default_args, tasks}}``."""
+
+    def seconds(value: int) -> dict[str, Any]:
+        return {"__type__": "datetime.timedelta", "seconds": value}
+
+    return {
+        w["id"]: {
+            "default_args": {
+                "owner": w["owner"],
+                "priority_weight": PRIORITY_WEIGHT,
+                "retries": w["retries"],
+                "retry_delay": seconds(w["retry_delay"]),
+                "execution_timeout": seconds(w["timeout"]),
+            },
+            "dag_display_name": w["name"],
+            "description": w["description"],
+            "schedule": w["schedule"],
+            "start_date": START,
+            "catchup": False,
+            "is_paused_upon_creation": True,
+            "render_template_as_native_obj": True,
+            "tags": list(TAGS),
+            "tasks": [
+                {"task_id": "extract", "operator": BASH, "bash_command": w["bash_command"]},
+                {
+                    "task_id": "transform",
+                    "operator": PYTHON,
+                    "python_callable": CALLABLE,
+                    "op_kwargs": w["op_kwargs"],
+                    "dependencies": ["extract"],
+                },
+                {"task_id": "publish", "operator": EMPTY, "dependencies": ["transform"]},
+            ],
+        }
+    }
+
+
+def write_definitions(root: Path, count: int) -> dict[str, Path]:
+    folders = {side: root / side for side in SIDES}
+    for folder in folders.values():
+        folder.mkdir()
+    for i in range(count):
+        w = workflow(i)
+        for side, data in (("headrace", headrace_definition(w)), ("dag-factory", dag_factory_definition(w))):
+            text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+            (folders[side] / f"{w['id']}.yaml").write_text(text, encoding="utf-8")
+    return folders
+
+
+# --- One side, in its own process ---------------------------------------------------------------------
+
+
+def _loader(side: str, folder: Path) -> Any:
+    """A function that loads every DAG of ``folder`` and returns ``{dag_id: DAG}``."""
+    if side == "headrace":
+        from headrace.workflows.loader import load_folder
+
+        def load() -> dict[str, Any]:
+            result = load_folder(folder)
+            if result.problems:
+                raise SystemExit(
+                    "Headrace rejected definitions:\n" + "\n".join(map(str, result.problems[:10]))
+                )
+            return result.dags
+
+        return load
+
+    from airflow.sdk import DAG
+    from dagfactory import load_yaml_dags
+
+    def load() -> dict[str, Any]:
+        namespace: dict[str, Any] = {}
+        load_yaml_dags(globals_dict=namespace, dags_folder=str(folder), defaults_config_path=str(folder))
+        return {dag.dag_id: dag for dag in namespace.values() if isinstance(dag, DAG)}
+
+    return load
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def summarise(dags: dict[str, Any]) -> dict[str, Any]:
+    """What must be the same on both sides, as JSON-ready data."""
+    summary = {}
+    for dag_id, dag in sorted(dags.items()):
+        tasks = {}
+        for task in dag.tasks:
+            callable_ = getattr(task, "python_callable", None)
+            tasks[task.task_id] = {
+                "operator": f"{type(task).__module__}.{type(task).__name__}",
+                "upstream": sorted(task.upstream_task_ids),
+                "owner": task.owner,
+                "retries": task.retries,
+                "retry_delay": _seconds(task.retry_delay),
+                "execution_timeout": _seconds(task.execution_timeout),
+                "priority_weight": task.priority_weight,
+                "pool": task.pool,
+                "bash_command": getattr(task, "bash_command", None),
+                "python_callable": None
+                if callable_ is None
+                else f"{callable_.__module__}.{callable_.__name__}",
+                "op_kwargs": getattr(task, "op_kwargs", None),
+            }
+        summary[dag_id] = {
+            "display_name": dag.dag_display_name,
+            "description": dag.description,
+            "timetable": repr(dag.timetable),
+            "start_date": dag.start_date.isoformat() if dag.start_date else None,
+            "catchup": dag.catchup,
+            "is_paused_upon_creation": dag.is_paused_upon_creation,
+            "render_template_as_native_obj": dag.render_template_as_native_obj,
+            "max_active_runs": dag.max_active_runs,
+            "max_active_tasks": dag.max_active_tasks,
+            "tags": sorted(set(dag.tags) - {"dagfactory"}),  # dag-factory tags its DAGs
+            "tasks": tasks,
+        }
+    return summary
+
+
+MARK = "@@dag_build "  # prefix of the per-side process's answers on stdout (anything else is ignored)
+
+
+def _answer(data: Any) -> None:
+    print(MARK + json.dumps(data), flush=True)
+
+
+def serve_side(side: str, folder: Path) -> None:
+    """The per-side process: time the imports, then answer ``load``, ``summary``, ``profile`` on stdin."""
+    started = time.perf_counter()
+    import airflow.sdk  # noqa: F401 - timed apart: what both sides need first
+
+    airflow_import = time.perf_counter() - started
+    started = time.perf_counter()
+    load = _loader(side, folder)
+    side_import = time.perf_counter() - started
+    logging.disable(logging.INFO)
+    _answer({"airflow_import": airflow_import, "side_import": side_import})
+    dags: dict[str, Any] = {}
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "load":
+            dags = {}
+            gc.collect()  # the previous load's garbage is not this load's cost
+            wall, cpu = time.perf_counter(), time.process_time()
+            dags = load()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            _answer({"wall": wall, "cpu": cpu, "count": len(dags)})
+        elif command == "summary":
+            _answer(summarise(dags))
+        elif command == "profile":
+            import cProfile
+            import io
+            import pstats
+
+            dags = {}
+            gc.collect()
+            profiler = cProfile.Profile()
+            profiler.runcall(load)
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+            text = out.getvalue()
+            _answer(text[text.find("   Ordered by") :].rstrip())
+        elif command == "quit":
+            return
+
+
+# --- The comparison -----------------------------------------------------------------------------------
+
+
+class BenchmarkError(Exception):
+    pass
+
+
+def child_environment(root: Path) -> dict[str, str]:
+    """This environment without any Airflow settings, plus a scratch AIRFLOW_HOME and no telemetry."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    (root / "airflow-home" / "dags").mkdir(parents=True)
+    env.update(
+        AIRFLOW_HOME=str(root / "airflow-home"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(root / "airflow-home" / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY="False",
+        DO_NOT_TRACK="1",
+        SCARF_NO_ANALYTICS="true",
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+    )
+    return env
+
+
+class Side:
+    """One side's own Python process, driven over stdin/stdout."""
+
+    def __init__(self, side: str, folder: Path, env: dict[str, str], log: Path) -> None:
+        self.side = side
+        self.log = log
+        self.loads: list[dict[str, float]] = []
+        command = [sys.executable, "-m", "benchmarks.dag_build", "--side", side, "--folder", str(folder)]
+        self._stderr = log.open("w")
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        self.imports = self._read()
+        self.imports["process_start"] = time.perf_counter() - started
+
+    def _read(self) -> Any:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(MARK):
+                return json.loads(line[len(MARK) :])
+        self.proc.wait()
+        tail = self.log.read_text(errors="replace")[-4000:]
+        raise BenchmarkError(f"the {self.side} process ended ({self.proc.returncode}):\n{tail}")
+
+    def ask(self, command: str) -> Any:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # _read reports how the process ended
+        return self._read()
+
+    def load(self, expected: int) -> dict[str, float]:
+        answer = self.ask("load")
+        if answer["count"] != expected:
+            raise BenchmarkError(f"{self.side} built {answer['count']} DAGs, expected {expected}")
+        return answer
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.communicate("quit\n", timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+
+
+def compare(expected_count: int, summaries: dict[str, dict[str, Any]]) -> None:
+    """Both sides built ``expected_count`` DAGs of three tasks each, and the same ones; raise otherwise."""
+    problems = []
+    for side, summary in summaries.items():
+        if len(summary) != expected_count:
+            problems.append(f"{side} built {len(summary)} DAGs, expected {expected_count}")
+        wrong = [dag_id for dag_id, dag in summary.items() if len(dag["tasks"]) != 3]
+        if wrong:
+            problems.append(f"{side}: {len(wrong)} DAG(s) without exactly 3 tasks, e.g. {wrong[0]}")
+    ours, theirs = summaries["headrace"], summaries["dag-factory"]
+    if set(ours) != set(theirs):
+        problems.append(f"different DAG ids, e.g. {sorted(set(ours) ^ set(theirs))[:3]}")
+    differing = [dag_id for dag_id in sorted(set(ours) & set(theirs)) if ours[dag_id] != theirs[dag_id]]
+    if differing:
+        a, b = ours[differing[0]], theirs[differing[0]]
+        diff = {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
+        problems.append(f"{len(differing)} DAG(s) differ; {differing[0]} (headrace, dag-factory): {diff}")
+    if problems:
+        raise BenchmarkError("the two sides did not build the same DAGs:\n  " + "\n  ".join(problems))
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on Linux/macOS
+        return "n/a"
+
+
+def report(count: int, repeat: int, sides: dict[str, Side]) -> None:
+    print(f"Building {count} DAGs (3 tasks each) from YAML files, one process per side; timed loads")
+    print("interleaved (headrace, dag-factory, ...) after 1 warm-up each; median of the timed loads")
+    print("-" * 100)
+    runs = "".join(f"{f'run {i + 1}':>8}" for i in range(repeat))
+    print(f"{'wall ms':22}{'warm-up':>8}{runs}{'median':>9}{'ms/DAG':>9}")
+    medians: dict[str, dict[str, float]] = {}
+    for clock in ("wall", "cpu"):
+        for name, side in sides.items():
+            warm_up, *timed = (load[clock] for load in side.loads)
+            median = statistics.median(timed)
+            medians.setdefault(clock, {})[name] = median
+            label = name if clock == "wall" else f"{name} (CPU)"
+            cells = "".join(f"{t * 1000:>8,.0f}" for t in timed)
+            print(
+                f"{label:22}{warm_up * 1000:>8,.0f}{cells}{median * 1000:>9,.0f}{median * 1000 / count:>9.3f}"
+            )
+    print("-" * 100)
+    for name, side in sides.items():
+        i = side.imports
+        print(
+            f"{name}: process start to ready {i['process_start']:.2f} s, of which imports "
+            f"{i['airflow_import']:.2f} s airflow.sdk + {i['side_import']:.2f} s its own modules"
+        )
+    print("-" * 100)
+    for clock, label in (("wall", "wall clock"), ("cpu", "CPU time")):
+        ours, theirs = medians[clock]["headrace"], medians[clock]["dag-factory"]
+        per_dag, ratio = ours * 1000 / count, theirs / ours
+        met = "MET" if per_dag <= GOAL_MS_PER_DAG else "NOT MET"
+        print(f"[{met}] {label}: Headrace {per_dag:.3f} ms per DAG (goal <= {GOAL_MS_PER_DAG} ms)")
+        met = "MET" if ratio >= GOAL_RATIO else "NOT MET"
+        print(
+            f"[{met}] {label}: dag-factory / Headrace = {ratio:.2f}x, dag-factory "
+            f"{theirs * 1000 / count:.3f} ms per DAG (goal >= {GOAL_RATIO:g}x)"
+        )
+
+
+def _dag_factory_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dag-factory")
+    except PackageNotFoundError:
+        return None
+
+
+def run(count: int, repeat: int, profile: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="headrace-bench-dags-") as tmp:
+        root = Path(tmp)
+        folders = write_definitions(root, count)
+        env = child_environment(root)
+        sides: dict[str, Side] = {}
+        try:
+            for name in SIDES:
+                sides[name] = Side(name, folders[name], env, root / f"{name}.log")
+            for _ in range(repeat + 1):  # the first is the warm-up
+                for side in sides.values():
+                    side.loads.append(side.load(count))
+            compare(count, {name: side.ask("summary") for name, side in sides.items()})
+            profiles = {name: side.ask("profile") for name, side in sides.items()} if profile else {}
+        finally:
+            for side in sides.values():
+                side.close()
+    for name, text in profiles.items():
+        print(f"--- profile of one warm {name} load (top 25 by cumulative time) ---\n{text}\n")
+    report(count, repeat, sides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dags", type=int, default=200, help="DAGs (definition files) per side")
+    parser.add_argument("--repeat", type=int, default=5, help="timed loads per side, after one warm-up")
+    parser.add_argument("--profile", action="store_true", help="also profile one warm load of each side")
+    parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # the per-side process
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.dags < 1 or args.repeat < 1:
+        parser.error("--dags and --repeat must be at least 1")
+    if args.side:
+        serve_side(args.side, args.folder)
+        return 0
+
+    installed = _dag_factory_version()
+    if installed != DAG_FACTORY_VERSION:
+        print(
+            f"dag-factory {DAG_FACTORY_VERSION} is needed (found {installed}); install the bench extra:\n"
+            "  .venv/bin/uv pip install --python .venv/bin/python -c constraints.txt "
+            f"'dag-factory=={DAG_FACTORY_VERSION}'",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"DAG building benchmark: Python {platform.python_version()}, {os.cpu_count()} CPU(s), "
+        f"dag-factory {installed}, {args.dags} DAGs, {args.repeat} run(s), load average {_load_average()}"
+    )
+    try:
+        run(args.dags, args.repeat, args.profile)
+    except BenchmarkError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"load average at the end: {_load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

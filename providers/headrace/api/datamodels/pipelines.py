@@ -1,0 +1,115 @@
+"""Requests and responses of the pipelines-api namespace."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from headrace.api.datamodels.common import StrictModel
+from headrace.workflows.schedule import parse_schedule
+
+
+class GenerateOptions(StrictModel):
+    optimize: bool = Field(
+        False, description="Accepted for the contract; generated definitions have nothing to optimise."
+    )
+    validate_: bool = Field(
+        True, alias="validate", description="Build the DAG as a dry run before answering."
+    )
+
+
+class GenerateRequest(StrictModel):
+    description: str = Field(min_length=3, max_length=2000)
+    project_id: str | None = Field(None, max_length=200)
+    options: GenerateOptions = Field(default_factory=GenerateOptions)
+
+
+class Validation(BaseModel):
+    status: Literal["passed", "passed_with_warnings", "skipped"]
+    warnings: list[str]
+
+
+class GeneratedPipeline(BaseModel):
+    pipeline_id: str
+    name: str
+    description: str
+    code: str = Field(description="A standalone Python DAG file equivalent to the definition.")
+    dag_definition: dict[str, Any] = Field(description="The workflow definition (what gets deployed).")
+    validation: Validation
+    status: Literal["draft"] = "draft"
+
+
+class DeployRequest(StrictModel):
+    environment: str = Field("production", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+    schedule: str | None = Field(
+        None, description="Replaces the definition's schedule (cron, preset, interval)."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_schedule(value)  # a ScheduleError (ValueError) becomes a 400 naming "schedule"
+        return value
+
+
+class Deployment(BaseModel):
+    pipeline_id: str
+    dag_id: str
+    status: Literal["deployed"] = "deployed"
+    environment: str
+    schedule: str | None
+    file: str = Field(description="The definition file the loader reads, relative to the workflows folder.")
+    deployed_at: datetime
+    paused: bool = False
+
+
+class RunRequest(StrictModel):
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Run parameters, checked against the definition's params."
+    )
+    async_: bool = Field(
+        True, alias="async", description="False: wait (up to wait_seconds) for the run to finish."
+    )
+    wait_seconds: int = Field(60, ge=1, le=600)
+
+
+class PipelineRun(BaseModel):
+    pipeline_id: str
+    run_id: str
+    status: str
+    params: dict[str, Any]
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class PipelineStatus(BaseModel):
+    pipeline_id: str
+    run_id: str | None
+    status: str = Field(
+        description="draft, deployed (no run yet), queued, running, completed, failed or cancelled."
+    )
+    current_task: str | None
+    progress: int = Field(description="Finished tasks of the run, in percent of all its tasks.")
+    started_at: datetime | None
+    estimated_completion: datetime | None = Field(
+        description="Start plus the median duration of earlier successful runs; null without history."
+    )
+    ended_at: datetime | None = None
+
+
+class Pipeline(BaseModel):
+    pipeline_id: str
+    name: str
+    description: str | None
+    status: str = Field(description="draft, deployed, paused or invalid.")
+    schedule: str | None
+    dag_definition: dict[str, Any]
+    dag_id: str
+
+
+class PipelineListQuery(StrictModel):
+    page: int = Field(1, ge=1)
+    per_page: int = Field(20, ge=1, le=100)

@@ -1,0 +1,191 @@
+"""Requests and responses of the workflows-api namespace."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from headrace.api.datamodels.common import StrictModel
+from headrace.storage.filetypes import FileType
+from headrace.workflows.model import TABLE_NAME, Configuration, Priority
+from headrace.workflows.schedule import parse_schedule
+
+WorkflowStatus = Literal["created", "running", "completed", "failed", "cancelling", "cancelled"]
+
+
+class Requirements(StrictModel):
+    data_source: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Files in object storage (s3://bucket/prefix/*.csv), or a lakehouse table "
+        "(catalog.schema.table).",
+    )
+    target: str = Field(pattern=TABLE_NAME.replace("{1,2}", "{2}"), description="catalog.schema.table")
+    schedule: str | None = Field(None, description="cron, preset or 'every 15 minutes'; none: run once now.")
+    priority: Priority = Priority.MEDIUM
+    file_type: FileType | None = Field(None, description="When the data source's extension does not say.")
+    write_mode: Literal["append", "overwrite", "merge"] = "append"
+    merge_keys: list[str] = Field(default_factory=list)
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_schedule(value)
+        return value
+
+
+class CreateWorkflow(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    requirements: Requirements
+    configuration: Configuration = Field(default_factory=Configuration)
+
+
+class AgentAssignment(BaseModel):
+    agent_id: str = Field(description="executor:pool:queue the step runs on")
+    role: str
+    specialization: str
+    step_id: str
+    executor: str
+    pool: str
+    queue: str
+
+
+class WorkflowCreated(BaseModel):
+    workflow_id: str
+    name: str
+    status: Literal["created"] = "created"
+    created_at: datetime
+    estimated_duration: int | None = Field(
+        description="Seconds: median of earlier successful runs; null without history."
+    )
+    agents_assigned: list[AgentAssignment]
+
+
+class Progress(BaseModel):
+    completed_tasks: int
+    total_tasks: int
+    percentage: int
+
+
+class CurrentStep(BaseModel):
+    step_name: str
+    status: Literal["in_progress"] = "in_progress"
+    started_at: datetime | None
+    estimated_completion: datetime | None
+
+
+class StepView(BaseModel):
+    step_id: str
+    name: str
+    status: str
+    started_at: datetime | None = None
+    duration: float | None = None
+    records_processed: int | None = None
+
+
+class ExecutionPlan(BaseModel):
+    steps: list[StepView]
+
+
+class RunMetrics(BaseModel):
+    records_processed: int
+    data_volume_mb: float
+    processing_rate: float | None = Field(description="Records per second of run time.")
+    error_count: int
+
+
+class Workflow(BaseModel):
+    workflow_id: str
+    name: str
+    status: WorkflowStatus
+    priority: Priority
+    schedule: str | None
+    created_at: datetime | None
+    run_id: str | None
+    progress: Progress
+    current_step: CurrentStep | None
+    execution_plan: ExecutionPlan
+    metrics: RunMetrics
+
+
+class WorkflowSummary(BaseModel):
+    workflow_id: str
+    name: str
+    status: WorkflowStatus
+    priority: Priority
+    created_at: datetime | None
+    progress: int
+
+
+class Pagination(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    has_next: bool
+
+
+class WorkflowList(BaseModel):
+    workflows: list[WorkflowSummary]
+    pagination: Pagination
+
+
+class WorkflowListQuery(StrictModel):
+    status: WorkflowStatus | None = None
+    priority: Priority | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0)
+
+
+class CancelWorkflow(StrictModel):
+    reason: str = Field("Cancelled through the API", min_length=1, max_length=500)
+    force: bool = Field(
+        False, description="Stop running tasks now; otherwise no new task starts and running ones finish."
+    )
+
+
+class WorkflowCancelled(BaseModel):
+    workflow_id: str
+    run_id: str
+    status: Literal["cancelling"] = "cancelling"
+    message: str
+    cancelled_at: datetime
+    force: bool
+
+
+class StepMetrics(BaseModel):
+    step_name: str
+    status: str
+    duration: float | None
+    records_processed: int | None
+    tries: int
+    success_rate: float | None = Field(description="Successful tries / all tries of the step in this run.")
+    validation_errors: int | None = Field(None, description="Check steps: rows failing their checks.")
+
+
+class ExecutionMetrics(BaseModel):
+    total_duration: float | None
+    processing_time: float
+    overhead_time: float | None
+    records_processed: int
+    processing_rate: float | None
+    data_volume_mb: float
+
+
+class QualityMetrics(BaseModel):
+    checks_run: int
+    checks_failed: int
+    failing_rows: int
+
+
+class WorkflowMetrics(BaseModel):
+    workflow_id: str
+    run_id: str | None
+    execution_metrics: ExecutionMetrics
+    step_metrics: list[StepMetrics]
+    quality_metrics: QualityMetrics

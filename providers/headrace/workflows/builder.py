@@ -1,0 +1,92 @@
+"""A plan becomes a real Airflow DAG (the Task SDK's ``DAG``, task groups, operators, dependencies)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, TaskGroup
+
+from headrace.workflows.plan import DagPlan, import_path, located
+from headrace.workflows.source import FieldPath
+
+HEADRACE_TAG = "headrace-workflow"
+
+
+def dag_arguments(plan: DagPlan) -> dict[str, Any]:
+    """``DAG(...)`` keyword arguments of a plan, the schedule and defaults resolved to Python objects."""
+    definition = plan.definition
+    default_args = dict(plan.default_args)
+    default_args.update({k: timedelta(seconds=v) for k, v in plan.default_durations.items()})
+    args: dict[str, Any] = {
+        "dag_id": definition.id,
+        "dag_display_name": definition.display_name,
+        "description": definition.description,
+        "schedule": definition.schedule_spec.airflow_value(),
+        "catchup": definition.catchup,
+        "is_paused_upon_creation": definition.paused,
+        "tags": dag_tags(plan),
+        "default_args": default_args,
+        "params": {name: Param(**param_arguments(spec)) for name, spec in definition.params.items()},
+        "render_template_as_native_obj": True,
+    }
+    if definition.start_date is not None:
+        args["start_date"] = start_datetime(definition.start_date)
+    if definition.max_active_runs is not None:
+        args["max_active_runs"] = definition.max_active_runs
+    return args
+
+
+def dag_tags(plan: DagPlan) -> list[str]:
+    definition = plan.definition
+    tags = [HEADRACE_TAG, f"priority:{definition.priority.value}", *definition.tags]
+    if definition.project:
+        tags.append(f"project:{definition.project}")
+    return list(dict.fromkeys(tags))
+
+
+def start_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time(), tzinfo=UTC)
+
+
+def param_arguments(spec: Any) -> dict[str, Any]:
+    param: dict[str, Any] = {"default": spec.default, "type": spec.type}
+    if spec.default is None:
+        param["type"] = [spec.type, "null"]
+    if spec.description:
+        param["description"] = spec.description
+    if spec.enum:
+        param["enum"] = spec.enum
+    return param
+
+
+def build_dag(plan: DagPlan, *, fileloc: str | None = None) -> DAG:
+    """The DAG of ``plan``; an operator that refuses its arguments becomes a located problem."""
+    problems: list[tuple[FieldPath, str]] = []
+    # Not auto-registered: the loader hands its DAGs to Airflow itself, and a dry run (validate, the
+    # import-error file) must not define DAGs at all.
+    with DAG(**dag_arguments(plan), auto_register=False) as dag:
+        groups: dict[tuple[str, ...], TaskGroup] = {}
+        for path in plan.groups:
+            groups[path] = TaskGroup(path[-1], parent_group=groups.get(path[:-1]))
+        nodes: dict[str, Any] = {".".join(path): group for path, group in groups.items()}
+        for task in plan.tasks:
+            arguments = dict(task.arguments)
+            arguments.update({k: import_path(v) for k, v in task.callable_arguments.items()})
+            arguments.update({k: timedelta(seconds=v) for k, v in task.duration_arguments.items()})
+            try:
+                nodes[task.key] = import_path(task.operator)(
+                    task_id=task.task_id, task_group=groups.get(task.group), **arguments
+                )
+            except Exception as exc:  # an operator's own argument checks: report, do not crash the loader
+                problems.append((task.path, f"{type(exc).__name__}: {exc}"))
+        for upstream, downstream in plan.edges:
+            if upstream in nodes and downstream in nodes:
+                nodes[upstream] >> nodes[downstream]
+    if problems:
+        raise located(plan.name, plan.text, problems)
+    if fileloc is not None:
+        dag.fileloc = fileloc
+    return dag

@@ -1,0 +1,93 @@
+"""The shipped loader: every definition file in the workflows folder becomes one DAG.
+
+Airflow records at most one import error per parsed Python file, and marks every DAG of a file with
+an import error as broken. So the work is split over two shipped DAG files:
+
+* ``dags/headrace_workflows.py`` calls :func:`load_workflows`: one DAG per *valid* definition;
+  a bad definition is left out and never stops the others;
+* ``dags/headrace_workflow_errors.py`` calls :func:`raise_invalid_workflows`: when any definition
+  is bad it raises, so Airflow shows an import error listing each bad file as
+  ``file:line: field: message``; when all are good it defines nothing.
+
+Nothing is hidden and one bad file never takes the other workflows down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from headrace.workflows.builder import build_dag
+from headrace.workflows.plan import DagPlan, plan_file
+from headrace.workflows.source import SUFFIXES, DefinitionError, Problem
+
+
+class InvalidWorkflows(Exception):
+    """Raised by :func:`raise_invalid_workflows`; its message is what Airflow shows as the import error."""
+
+
+@dataclass
+class FolderResult:
+    dags: dict[str, Any] = field(default_factory=dict)  # dag id -> DAG
+    plans: dict[str, DagPlan] = field(default_factory=dict)  # dag id -> plan
+    problems: list[Problem] = field(default_factory=list)
+
+
+def definition_files(folder: Path) -> list[Path]:
+    """Definition files directly in ``folder`` (hidden files and subfolders such as templates/ are not)."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def load_folder(folder: Path, *, build: bool = True) -> FolderResult:
+    """Plan (and build) every definition in ``folder``; each failure is kept as problems."""
+    result = FolderResult()
+    origin: dict[str, Path] = {}
+    templates_folder = folder / "templates"
+    for path in definition_files(folder):
+        try:
+            plan = plan_file(path, templates_folder=templates_folder)
+            dag_id = plan.definition.id
+            if dag_id in origin:
+                message = f"workflow id '{dag_id}' is already defined by {origin[dag_id].name}"
+                raise DefinitionError([Problem(str(path), None, "id", message)])
+            dag = build_dag(plan, fileloc=str(path)) if build else None
+        except DefinitionError as exc:
+            result.problems.extend(exc.problems)
+            continue
+        except Exception as exc:  # a bug or an odd file must not take the other workflows down
+            result.problems.append(Problem(str(path), None, "", f"{type(exc).__name__}: {exc}"))
+            continue
+        origin[dag_id] = path
+        result.plans[dag_id] = plan
+        if dag is not None:
+            result.dags[dag_id] = dag
+    return result
+
+
+def load_workflows(namespace: dict[str, Any], folder: Path | None = None) -> dict[str, Any]:
+    """Put one DAG per valid definition into ``namespace`` (a DAG file's ``globals()``)."""
+    dags = load_folder(folder or _folder()).dags
+    namespace.update({f"workflow__{dag_id}": dag for dag_id, dag in dags.items()})
+    return dags
+
+
+def raise_invalid_workflows(folder: Path | None = None) -> None:
+    """Raise InvalidWorkflows naming every problem of every bad definition; return when there are none."""
+    problems = load_folder(folder or _folder()).problems
+    if problems:
+        files = len({p.file for p in problems})
+        lines = "\n".join(str(p) for p in problems)
+        raise InvalidWorkflows(f"{files} workflow definition file(s) cannot become DAGs:\n{lines}")
+
+
+def _folder() -> Path:
+    from headrace import config
+
+    return config.workflows_folder()

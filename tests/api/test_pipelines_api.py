@@ -1,0 +1,169 @@
+"""pipelines-api over the real Flask app and metadata DB: generate, deploy, run, status (no scheduler)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BASE, airflow_cli
+
+ORDERS = "Ingest s3://raw/orders/*.csv into pipes_lake.sales.orders every hour, then check order_id is unique"
+
+
+@pytest.fixture
+def workflows_folder(airflow_home: Path) -> Path:
+    return airflow_home / "workflows"
+
+
+@pytest.fixture
+def generate(client, admin_headers):
+    """POST /pipelines:generate, with the catalog ORDERS names in place (409 when it already is)."""
+    client.post(f"{BASE}/catalog", headers=admin_headers, json={"name": "pipes_lake", "type": "iceberg"})
+
+    def call(description: str, **extra):
+        return client.post(
+            f"{BASE}/pipelines:generate", headers=admin_headers, json={"description": description, **extra}
+        )
+
+    return call
+
+
+def test_generate_answers_the_contract_fields_and_keeps_a_draft(generate, workflows_folder: Path) -> None:
+    response = generate(ORDERS, project_id="proj_123")
+
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert set(body) >= {"pipeline_id", "name", "description", "code", "dag_definition", "validation"}
+    assert body["validation"] == {"status": "passed", "warnings": []}
+    definition = body["dag_definition"]
+    assert definition["schedule"] in ("@hourly", "hourly", "every hour")
+    assert definition["project"] == "proj_123"
+    kinds = [step["kind"] for step in definition["steps"]]
+    assert kinds == ["ingest", "check"]
+    assert "IngestionOperator(" in body["code"] and "TableCheckOperator(" in body["code"]
+    compile(body["code"], "generated.py", "exec")
+    draft = workflows_folder / ".drafts" / f"{body['pipeline_id']}.yaml"
+    assert yaml.safe_load(draft.read_text())["id"] == body["pipeline_id"]
+    assert not (workflows_folder / f"{body['pipeline_id']}.yaml").exists()  # not deployed yet
+
+
+def test_generate_lists_what_it_could_not_place(generate) -> None:
+    body = generate("Load sales data from PostgreSQL to ClickHouse daily with extra sparkle").json
+    assert body["validation"]["status"] == "passed_with_warnings"
+    warnings = " ".join(body["validation"]["warnings"])
+    assert "sparkle" in warnings
+    assert "source_conn_id" in warnings  # no postgres connection exists: left to the user, not invented
+
+
+def test_generate_refuses_a_description_with_nothing_to_build(generate) -> None:
+    response = generate("make it nice please")
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["details"][0]["field"] == "description"
+    assert error["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_deploy_writes_the_definition_and_run_triggers_it_with_params(
+    client, admin_headers, generate, workflows_folder: Path
+) -> None:
+    pipeline_id = generate(ORDERS, options={"validate": True}).json["pipeline_id"]
+
+    deployed = client.post(
+        f"{BASE}/pipelines/{pipeline_id}:deploy",
+        headers=admin_headers,
+        json={"environment": "staging", "schedule": "0 2 * * *"},
+    )
+
+    assert deployed.status_code == 200, deployed.json
+    assert deployed.json["status"] == "deployed" and deployed.json["schedule"] == "0 2 * * *"
+    written = yaml.safe_load((workflows_folder / f"{pipeline_id}.yaml").read_text())
+    assert written["paused"] is False and "environment:staging" in written["tags"]
+    assert not (workflows_folder / ".drafts" / f"{pipeline_id}.yaml").exists()
+
+    airflow_cli("dags", "reserialize")  # what the dag-processor does on the priority parse request
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        assert session.get(DagModel, pipeline_id).is_paused is False
+
+    run = client.post(f"{BASE}/pipelines/{pipeline_id}:run", headers=admin_headers, json={"params": {}})
+    assert run.status_code == 202, run.json
+    assert run.json["status"] == "queued"
+
+    status = client.get(f"{BASE}/pipelines/{pipeline_id}/status", headers=admin_headers).json
+    assert status["run_id"] == run.json["run_id"]
+    assert status["status"] == "queued" and status["progress"] == 0
+    assert status["estimated_completion"] is None  # no earlier successful run to learn from
+
+
+def test_deploy_checks_the_schedule(client, admin_headers, generate) -> None:
+    pipeline_id = generate(ORDERS).json["pipeline_id"]
+    response = client.post(
+        f"{BASE}/pipelines/{pipeline_id}:deploy", headers=admin_headers, json={"schedule": "0 25 * * *"}
+    )
+    assert response.status_code == 400
+    detail = response.json["error"]["details"][0]
+    assert detail["field"] == "schedule" and "cron" in detail["message"]
+
+
+def test_run_refuses_unknown_or_mistyped_params(client, admin_headers, workflows_folder: Path) -> None:
+    workflows_folder.mkdir(parents=True, exist_ok=True)
+    (workflows_folder / "with_params.yaml").write_text(
+        "id: with_params\nparams:\n  day: {type: string, default: '2026-01-01'}\n"
+        "  limit: {type: integer, default: 5}\nsteps:\n  - {id: a, kind: bash, bash_command: echo}\n"
+    )
+    response = client.post(
+        f"{BASE}/pipelines/with_params:run",
+        headers=admin_headers,
+        json={"params": {"limit": "many", "dya": "x"}},
+    )
+    assert response.status_code == 400
+    fields = {d["field"]: d["message"] for d in response.json["error"]["details"]}
+    assert fields["params.limit"] == "must be of type integer"
+    assert "did you mean 'day'" in fields["params.dya"]
+
+
+def test_a_draft_cannot_run(client, admin_headers, generate) -> None:
+    pipeline_id = generate(ORDERS).json["pipeline_id"]
+    response = client.post(f"{BASE}/pipelines/{pipeline_id}:run", headers=admin_headers, json={})
+    assert response.status_code == 409 and "deploy it first" in response.json["error"]["message"]
+
+
+def test_list_pages_with_headers(client, admin_headers, generate) -> None:
+    for _ in range(3):
+        generate(ORDERS)
+    first = client.get(f"{BASE}/pipelines?page=1&per_page=2", headers=admin_headers)
+    assert first.status_code == 200
+    total = int(first.headers["X-Total-Count"])
+    assert total >= 3 and len(first.json) == 2
+    assert (first.headers["X-Page"], first.headers["X-Per-Page"]) == ("1", "2")
+    assert 'rel="next"' in first.headers["Link"] and "page=2" in first.headers["Link"]
+    assert 'rel="prev"' not in first.headers["Link"]
+    last_page = -(-total // 2)
+    last = client.get(f"{BASE}/pipelines?page={last_page}&per_page=2", headers=admin_headers)
+    assert 'rel="prev"' in last.headers["Link"] and 'rel="next"' not in last.headers["Link"]
+
+
+def test_get_and_unknown_pipeline(client, admin_headers, generate) -> None:
+    pipeline_id = generate(ORDERS).json["pipeline_id"]
+    got = client.get(f"{BASE}/pipelines/{pipeline_id}", headers=admin_headers).json
+    assert got["status"] == "draft" and got["dag_definition"]["id"] == pipeline_id
+    missing = client.get(f"{BASE}/pipelines/nope", headers=admin_headers)
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "RESOURCE_NOT_FOUND"
+
+
+def test_a_viewer_reads_but_cannot_generate_or_deploy(client, viewer_headers, generate) -> None:
+    pipeline_id = generate(ORDERS).json["pipeline_id"]
+    assert client.get(f"{BASE}/pipelines/{pipeline_id}", headers=viewer_headers).status_code == 200
+    denied = client.post(f"{BASE}/pipelines:generate", headers=viewer_headers, json={"description": ORDERS})
+    assert denied.status_code == 403 and denied.json["error"]["code"] == "PERMISSION_DENIED"
+    deploy = client.post(f"{BASE}/pipelines/{pipeline_id}:deploy", headers=viewer_headers, json={})
+    assert deploy.status_code == 403
+
+
+def test_no_credentials_is_401(client) -> None:
+    response = client.get(f"{BASE}/pipelines")
+    assert response.status_code == 401 and response.json["error"]["code"] == "AUTHENTICATION_REQUIRED"
