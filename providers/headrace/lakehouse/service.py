@@ -148,8 +148,14 @@ class Lakehouse:
             timeout_seconds=timeout_seconds,
         )
 
-    def _resolve(self, ref: query.TableRef) -> pa.Table | ds.Dataset:
+    def _resolve(self, ref: query.TableRef) -> pa.Table | ds.Dataset | pa.RecordBatchReader:
         try:
-            return self.read(ref.catalog, ref.schema, ref.table)
+            data = self.read(ref.catalog, ref.schema, ref.table)
+            delta = isinstance(self.open(ref.catalog), DeltaCatalog)
         except (LakehouseError, ValueError) as exc:
             raise query.TableNotFound(f"Table {ref} not found: {exc}") from exc
+        if delta and isinstance(data, ds.Dataset):
+            # delta-rs merges write string_view columns, and pyarrow cannot filter them against the
+            # table's string type: scan without filter pushdown (batches come in the table's types).
+            return data.scanner().to_reader()
+        return data
