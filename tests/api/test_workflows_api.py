@@ -171,3 +171,22 @@ def test_viewer_may_read_but_not_create_or_cancel(client, viewer_headers, create
     assert (
         client.delete(f"{BASE}/workflows/{workflow_id}", headers=viewer_headers, json={}).status_code == 403
     )
+
+
+def test_a_definition_file_broken_on_disk_is_reported_not_hidden(
+    client, admin_headers, airflow_home: Path
+) -> None:
+    folder = airflow_home / "workflows"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "broken_on_disk.yaml").write_text("id: broken_on_disk\nsteps:\n  - {id: a, kind: bash}\n")
+    response = client.get(f"{BASE}/workflows/broken_on_disk", headers=admin_headers)
+    assert response.status_code == 409
+    error = response.json["error"]
+    assert error["code"] == "INVALID_DEFINITION"
+    assert error["details"][0]["field"] == "steps.0.bash_command" and error["details"][0]["line"] == 3
+
+
+def test_ids_that_are_not_workflow_ids_name_no_file(client, admin_headers) -> None:
+    response = client.get(f"{BASE}/workflows/..%2F..%2Fetc%2Fpasswd", headers=admin_headers)
+    assert response.status_code == 404
+    assert client.get(f"{BASE}/workflows/..", headers=admin_headers).status_code == 404

@@ -140,7 +140,14 @@ def _from_domain(exc: Exception) -> ApiError | None:
     from headrace.lakehouse.names import InvalidName
     from headrace.lakehouse.query import QueryError
     from headrace.storage import InvalidObjectName
+    from headrace.workflows.source import DefinitionError
 
+    if isinstance(exc, DefinitionError):  # a definition file on disk that no longer reads or validates
+        return Conflict(
+            "The definition file cannot be used: " + "; ".join(str(p) for p in exc.problems),
+            code="INVALID_DEFINITION",
+            details=[p.as_dict() for p in exc.problems],
+        )
     if isinstance(exc, InvalidName | InvalidObjectName):
         return RequestValidationError.for_field(exc.field, exc.message)
     if isinstance(exc, QueryError):

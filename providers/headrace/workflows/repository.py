@@ -8,6 +8,7 @@ subfolder, which the loader never reads.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from headrace.workflows.loader import definition_files
+from headrace.workflows.model import WORKFLOW_ID
 from headrace.workflows.source import SUFFIXES, read_text
 
 DRAFTS = ".drafts"
@@ -30,7 +32,12 @@ class WorkflowRepository:
         self.drafts = self.folder / DRAFTS
 
     def path_of(self, workflow_id: str, *, draft: bool = False) -> Path | None:
-        """The file defining ``workflow_id``: ``<id>.yaml`` (.yml, .json) first, else any with that id."""
+        """The file defining ``workflow_id``: ``<id>.yaml`` (.yml, .json) first, else any with that id.
+
+        An id that is not a valid workflow id (e.g. from a URL) names no file: None, without looking.
+        """
+        if not re.fullmatch(WORKFLOW_ID, workflow_id):
+            return None
         folder = self.drafts if draft else self.folder
         for suffix in SUFFIXES:
             path = folder / f"{workflow_id}{suffix}"
@@ -45,6 +52,8 @@ class WorkflowRepository:
     def write(self, data: dict[str, Any], *, draft: bool = False) -> Path:
         """Write ``data`` as ``<id>.yaml`` in one step (temporary file, then rename): a reader never
         sees half a file. An existing file defining the same id is replaced."""
+        if not re.fullmatch(WORKFLOW_ID, str(data.get("id", ""))):
+            raise ValueError(f"not a workflow id: {data.get('id')!r}")
         folder = self.drafts if draft else self.folder
         folder.mkdir(parents=True, exist_ok=True)
         existing = self.path_of(data["id"], draft=draft)

@@ -1,4 +1,5 @@
-"""Checking a definition the APIs are about to write: the loader's own checks, as a 400."""
+"""Definitions in the APIs: one the client sends is checked like the loader would (a 400 when bad);
+one already on disk is planned as is (a 409 ``INVALID_DEFINITION`` when it no longer validates)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from headrace.api.errors import RequestValidationError
 from headrace.workflows.builder import build_dag
-from headrace.workflows.plan import DagPlan, plan_data
+from headrace.workflows.plan import DagPlan, plan_data, plan_file
 from headrace.workflows.repository import WorkflowRepository
 from headrace.workflows.source import DefinitionError
 
@@ -22,3 +23,11 @@ def checked_plan(data: dict[str, Any], name: str, *, build: bool = True) -> DagP
         details = [{"field": p.field or "definition", "message": p.message} for p in exc.problems]
         raise RequestValidationError("Invalid pipeline configuration", details=details) from None
     return plan
+
+
+def stored_plan(workflow_id: str) -> DagPlan | None:
+    """The plan of a deployed definition, read from its file (so problems have lines); None when no
+    file defines it. A DefinitionError answers 409 INVALID_DEFINITION."""
+    repo = WorkflowRepository()
+    path = repo.path_of(workflow_id)
+    return None if path is None else plan_file(path, templates_folder=repo.folder / "templates")

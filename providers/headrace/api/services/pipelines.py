@@ -29,7 +29,7 @@ from headrace.api.datamodels.pipelines import (
 from headrace.api.errors import ApiError, NotFound, RequestValidationError
 from headrace.api.security import Principal, readable_dag_ids
 from headrace.api.services import workflow_runs
-from headrace.api.services.definitions import checked_plan
+from headrace.api.services.definitions import checked_plan, stored_plan
 from headrace.api.services.lakehouse import lakehouse
 from headrace.workflows.drafting import DraftError, Vocabulary, default_vocabulary, draft
 from headrace.workflows.model import param_problems
@@ -128,10 +128,12 @@ def deploy(pipeline_id: str, request: DeployRequest) -> Deployment:
 
 
 def run(pipeline_id: str, request: RunRequest, *, username: str) -> PipelineRun:
-    data, deployed = definition(pipeline_id)
+    _, deployed = definition(pipeline_id)
     if not deployed:
         raise workflow_runs.DagNotLoaded(f"Pipeline '{pipeline_id}' is a draft: deploy it first")
-    plan = checked_plan(data, f"pipeline {pipeline_id}", build=False)
+    plan = stored_plan(pipeline_id)
+    if plan is None:  # removed since
+        raise _not_found(pipeline_id)
     problems = param_problems(plan.definition.params, request.params)
     if problems:
         details = [{"field": f"params.{name}", "message": message} for name, message in problems]

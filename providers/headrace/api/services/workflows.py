@@ -36,7 +36,7 @@ from headrace.api.datamodels.workflows import (
 from headrace.api.errors import Conflict, NotFound, RequestValidationError
 from headrace.api.security import Principal, readable_dag_ids
 from headrace.api.services import workflow_runs
-from headrace.api.services.definitions import checked_plan
+from headrace.api.services.definitions import checked_plan, stored_plan
 from headrace.storage.filetypes import FileType
 from headrace.workflows.model import Priority
 from headrace.workflows.plan import CHECK, INGEST, TRANSFORM, DagPlan
@@ -188,11 +188,11 @@ def agents(plan: DagPlan) -> list[AgentAssignment]:
     return assignments
 
 
-def _definition(workflow_id: str) -> dict[str, Any]:
-    data = WorkflowRepository().read(workflow_id)
-    if data is None:
+def _plan(workflow_id: str) -> DagPlan:
+    plan = stored_plan(workflow_id)
+    if plan is None:
         raise _not_found(workflow_id)
-    return data
+    return plan
 
 
 def _status(view: workflow_runs.RunView | None) -> str:
@@ -206,8 +206,7 @@ def _status(view: workflow_runs.RunView | None) -> str:
 
 
 def get(workflow_id: str) -> Workflow:
-    data = _definition(workflow_id)
-    plan = checked_plan(data, f"workflow {workflow_id}", build=False)
+    plan = _plan(workflow_id)
     view = workflow_runs.latest_run(workflow_id)
     tasks = {t.task_id: t for t in view.tasks} if view else {}
     steps = [
@@ -230,7 +229,7 @@ def get(workflow_id: str) -> Workflow:
         status=_status(view),
         priority=plan.definition.priority,
         schedule=plan.definition.schedule_spec.describe() or None,
-        created_at=_created_at(data),
+        created_at=_aware(plan.definition.created_at) if plan.definition.created_at else None,
         run_id=view.run_id if view else None,
         progress=Progress(completed_tasks=done, total_tasks=total, percentage=round(100 * done / total)),
         current_step=None
@@ -325,7 +324,8 @@ def _aware(moment: datetime) -> datetime:
 
 
 def cancel(workflow_id: str, request: CancelWorkflow, *, username: str) -> WorkflowCancelled:
-    _definition(workflow_id)
+    if WorkflowRepository().path_of(workflow_id) is None:
+        raise _not_found(workflow_id)
     view = workflow_runs.latest_run(workflow_id)
     if view is None or view.state not in ("queued", "running") or view.cancelling:
         raise Conflict(f"Workflow '{workflow_id}' has no running run to cancel", code="WORKFLOW_NOT_RUNNING")
@@ -343,8 +343,7 @@ def cancel(workflow_id: str, request: CancelWorkflow, *, username: str) -> Workf
 
 
 def metrics(workflow_id: str) -> WorkflowMetrics:
-    data = _definition(workflow_id)
-    plan = checked_plan(data, f"workflow {workflow_id}", build=False)
+    plan = _plan(workflow_id)
     view = workflow_runs.latest_run(workflow_id)
     tasks = {t.task_id: t for t in view.tasks} if view else {}
     step_metrics = []
