@@ -62,7 +62,7 @@ def param_arguments(spec: Any) -> dict[str, Any]:
     return param
 
 
-def build_dag(plan: DagPlan, *, fileloc: str | None = None) -> DAG:
+def build_dag(plan: DagPlan) -> DAG:
     """The DAG of ``plan``; an operator that refuses its arguments becomes a located problem."""
     problems: list[tuple[FieldPath, str]] = []
     # Not auto-registered: the loader hands its DAGs to Airflow itself, and a dry run (validate, the
@@ -87,6 +87,4 @@ def build_dag(plan: DagPlan, *, fileloc: str | None = None) -> DAG:
                 nodes[upstream] >> nodes[downstream]
     if problems:
         raise located(plan.name, plan.text, problems)
-    if fileloc is not None:
-        dag.fileloc = fileloc
     return dag

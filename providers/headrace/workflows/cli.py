@@ -67,7 +67,7 @@ def _validate(paths: list[Path]) -> int:
             if path.suffix.lower() not in SUFFIXES:
                 raise ValueError(f"{path}: not a definition file (use {', '.join(SUFFIXES)})")
             plan = plan_file(path, templates_folder=path.parent / "templates")
-            dag = build_dag(plan, fileloc=str(path))
+            dag = build_dag(plan)
         except DefinitionError as exc:
             bad += 1
             print(exc, file=sys.stderr)

@@ -57,7 +57,7 @@ def load_folder(folder: Path, *, build: bool = True) -> FolderResult:
             if dag_id in origin:
                 message = f"workflow id '{dag_id}' is already defined by {origin[dag_id].name}"
                 raise DefinitionError([Problem(str(path), None, "id", message)])
-            dag = build_dag(plan, fileloc=str(path)) if build else None
+            dag = build_dag(plan) if build else None
         except DefinitionError as exc:
             result.problems.extend(exc.problems)
             continue

@@ -28,7 +28,15 @@ from headrace.workflows.model import (
     WorkflowDefinition,
     graph_problems,
 )
-from headrace.workflows.source import DefinitionError, FieldPath, did_you_mean, locate, pydantic_issues
+from headrace.workflows.source import (
+    DefinitionError,
+    FieldPath,
+    Problem,
+    did_you_mean,
+    locate,
+    pydantic_issues,
+    read_text,
+)
 from headrace.workflows.templates import Template, expand, templates
 
 INGEST = "headrace.operators.ingestion.IngestionOperator"
@@ -69,8 +77,6 @@ class DagPlan:
 
 def plan_file(path: Path, *, templates_folder: Path | None = None) -> DagPlan:
     """The plan of one definition file; DefinitionError with ``file:line`` problems otherwise."""
-    from headrace.workflows.source import read_text
-
     text, data = read_text(path)
     return plan_data(data, str(path), text=text, templates_folder=templates_folder)
 
@@ -93,8 +99,6 @@ def plan_data(
 def located(name: str, text: str | None, issues: list[tuple[FieldPath, str]]) -> DefinitionError:
     """The problems of ``name`` with their lines when its ``text`` is known."""
     if text is None:
-        from headrace.workflows.source import Problem
-
         return DefinitionError([Problem(name, None, ".".join(map(str, p)), m) for p, m in issues])
     return DefinitionError(locate(text, name, issues))
 
@@ -109,8 +113,7 @@ class _Planner:
         self.problems: list[tuple[FieldPath, str]] = []
 
     def result(self, name: str, text: str | None) -> DagPlan:
-        defaults = _configuration_arguments(self.definition.configuration)
-        args, durations = defaults
+        args, durations = _configuration_arguments(self.definition.configuration)
         args = {"owner": self.definition.owner, "priority_weight": self.definition.priority.weight, **args}
         if pool := config.priority_pool(self.definition.priority.value):
             args["pool"] = pool
