@@ -65,6 +65,7 @@ def generate(request: GenerateRequest) -> GeneratedPipeline:
     repo = WorkflowRepository()
     data = dict(drafted.definition)
     data["id"] = _free_id(repo, data["id"])
+    data["created_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
     plan = checked_plan(data, f"pipeline {data['id']}", build=request.options.validate_)
     warnings = list(drafted.warnings)
     if request.options.optimize:
