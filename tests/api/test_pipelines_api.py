@@ -107,6 +107,7 @@ def test_deploy_checks_the_schedule(client, admin_headers, generate) -> None:
     assert response.status_code == 400
     detail = response.json["error"]["details"][0]
     assert detail["field"] == "schedule" and "cron" in detail["message"]
+    assert detail["error"] == detail["message"]  # the contract's name for it
 
 
 def test_run_refuses_unknown_or_mistyped_params(client, admin_headers, workflows_folder: Path) -> None:

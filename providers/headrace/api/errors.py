@@ -189,11 +189,16 @@ def error_body(error: ApiError, namespace: Namespace) -> dict[str, Any]:
     common = {"success": False, "code": error.code, "request_id": rid}
     style = namespace.error_style
     if style is ErrorStyle.OBJECT:
+        details = error.details
+        if isinstance(details, list):  # pipelines-api names each problem's text "error"
+            details = [
+                {**d, "error": d["message"]} if isinstance(d, dict) and "message" in d else d for d in details
+            ]
         return {
             "error": {
                 "code": error.code,
                 "message": error.message,
-                "details": error.details,
+                "details": details,
                 "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                 "request_id": rid,
             },
