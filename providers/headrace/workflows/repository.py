@@ -72,15 +72,30 @@ class WorkflowRepository:
             existing.unlink(missing_ok=True)
         return path
 
+    def definitions(self, *, draft: bool = False) -> dict[str, dict[str, Any]]:
+        """Every readable definition by id, each file parsed once (the first file of an id wins,
+        as in the loader)."""
+        found: dict[str, dict[str, Any]] = {}
+        for path in definition_files(self.drafts if draft else self.folder):
+            data = _data_of(path)
+            if data is not None:
+                found.setdefault(data["id"], data)
+        return dict(sorted(found.items()))
+
     def ids(self, *, draft: bool = False) -> list[str]:
-        found = (_id_of(p) for p in definition_files(self.drafts if draft else self.folder))
-        return sorted({i for i in found if i})
+        return list(self.definitions(draft=draft))
+
+
+def _data_of(path: Path) -> dict[str, Any] | None:
+    """The file's data when it parses to a mapping with a text ``id``; None otherwise (the loader
+    reports such files)."""
+    try:
+        data = read_text(path)[1]
+    except Exception:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("id"), str) else None
 
 
 def _id_of(path: Path) -> str | None:
-    try:
-        data = read_text(path)[1]
-    except Exception:  # an unreadable file defines nothing here; the loader reports it
-        return None
-    value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    data = _data_of(path)
+    return None if data is None else data["id"]

@@ -36,8 +36,6 @@ from headrace.workflows.model import param_problems
 from headrace.workflows.render import render
 from headrace.workflows.repository import WorkflowRepository
 
-_RUN_STATUS = {"success": "completed", "failed": "failed", "running": "running", "queued": "queued"}
-
 
 class PipelineNotFound(NotFound):
     code = "RESOURCE_NOT_FOUND"
@@ -148,19 +146,11 @@ def run(pipeline_id: str, request: RunRequest, *, username: str) -> PipelineRun:
     return PipelineRun(
         pipeline_id=pipeline_id,
         run_id=run_id,
-        status=_status(view) if view else "queued",
+        status=view.status if view else "queued",
         params=request.params,
         started_at=view.started_at if view else None,
         ended_at=view.ended_at if view else None,
     )
-
-
-def _status(view: workflow_runs.RunView) -> str:
-    if view.cancelled:
-        return "cancelled"
-    if view.cancelling:
-        return "cancelling"
-    return _RUN_STATUS.get(view.state, view.state)
 
 
 def status(pipeline_id: str) -> PipelineStatus:
@@ -181,7 +171,7 @@ def status(pipeline_id: str) -> PipelineStatus:
     return PipelineStatus(
         pipeline_id=pipeline_id,
         run_id=view.run_id,
-        status=_status(view),
+        status=view.status,
         current_task=current.task_id if current else None,
         progress=round(100 * view.finished_tasks / total) if total else 0,
         started_at=view.started_at,
@@ -197,19 +187,12 @@ def get(pipeline_id: str) -> Pipeline:
 
 def list_pipelines(*, page: int, per_page: int, principal: Principal) -> tuple[list[Pipeline], int]:
     repo = WorkflowRepository()
-    deployed = repo.ids()
-    drafts = [i for i in repo.ids(draft=True) if i not in deployed]
-    readable = readable_dag_ids(principal, set(deployed) | set(drafts))
-    deployed = [i for i in deployed if i in readable]
-    drafts = [i for i in drafts if i in readable]
-    everything = sorted([(i, True) for i in deployed] + [(i, False) for i in drafts])
-    chosen = everything[(page - 1) * per_page : page * per_page]
-    items = []
-    for pipeline_id, is_deployed in chosen:
-        data = repo.read(pipeline_id, draft=not is_deployed)
-        if data is not None:
-            items.append(_pipeline(data, is_deployed))
-    return items, len(everything)
+    everything = {i: (data, False) for i, data in repo.definitions(draft=True).items()}
+    everything.update({i: (data, True) for i, data in repo.definitions().items()})  # deployed wins
+    readable = readable_dag_ids(principal, set(everything))
+    listed = sorted(i for i in everything if i in readable)
+    chosen = listed[(page - 1) * per_page : page * per_page]
+    return [_pipeline(*everything[i]) for i in chosen], len(listed)
 
 
 def _pipeline(data: dict[str, Any], deployed: bool) -> Pipeline:

@@ -92,6 +92,15 @@ class RunView:
     tasks: list[TaskView] = field(default_factory=list)
 
     @property
+    def status(self) -> str:
+        """queued, running, completed, failed, cancelling or cancelled."""
+        if self.cancelled:
+            return "cancelled"
+        if self.cancelling:
+            return "cancelling"
+        return {"success": "completed"}.get(self.state, self.state)
+
+    @property
     def finished_tasks(self) -> int:
         return sum(1 for t in self.tasks if t.state in FINISHED)
 
