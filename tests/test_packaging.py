@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from headrace import __version__
 from tests.conftest import airflow_cli
 
 
@@ -56,7 +57,7 @@ def test_migrations_create_exactly_the_models(migrated_db):
         revision = context.get_current_revision()
 
     assert ours == []
-    assert revision == HeadraceDBManager.revision_heads_map["0.1.0"]
+    assert revision == HeadraceDBManager.revision_heads_map[__version__]
 
 
 def test_the_migration_files_build_the_same_schema_as_the_models(tmp_path):

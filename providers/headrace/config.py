@@ -92,3 +92,28 @@ def workflows_folder() -> Path:
 def priority_pool(priority: str) -> str | None:
     """The pool of a workflow priority (``[headrace] priority_pools``), None for Airflow's default."""
     return _pairs("priority_pools").get(priority)
+
+
+def definitions_folder() -> Path:
+    """Where deployed (user) definitions live: outside the source checkout, under AIRFLOW_HOME."""
+    return Path(_get("definitions_folder") or os.path.join(AIRFLOW_HOME, "headrace", "definitions"))
+
+
+def query_memory_limit() -> str:
+    return _get("query_memory_limit")
+
+
+def query_threads() -> int:
+    return conf.getint(SECTION, "query_threads")
+
+
+def idempotency_ttl_hours() -> int:
+    return conf.getint(SECTION, "idempotency_ttl_hours")
+
+
+def failed_login_limit() -> str:
+    return _get("failed_login_limit")
+
+
+def refresh_token_max_lifetime() -> int:
+    return conf.getint(SECTION, "refresh_token_max_lifetime")

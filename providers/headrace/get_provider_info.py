@@ -119,6 +119,48 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "524288000",
         "default": "104857600",
     },
+    "definitions_folder": {
+        "description": "Folder where the pipelines and workflows APIs write the definitions users deploy; "
+        "the shipped loader reads it besides workflows_folder. User data never goes into the source "
+        "checkout. Empty: {AIRFLOW_HOME}/headrace/definitions.",
+        "type": "string",
+        "example": "/opt/airflow/headrace/definitions",
+        "default": "",
+    },
+    "query_memory_limit": {
+        "description": "Most memory one read-only query (POST /query) may use in the api-server, in "
+        "DuckDB notation; a query that needs more is stopped with QUERY_MEMORY_LIMIT.",
+        "type": "string",
+        "example": "4GB",
+        "default": "1GB",
+    },
+    "query_threads": {
+        "description": "Threads one read-only query may use in the api-server.",
+        "type": "integer",
+        "example": "4",
+        "default": "2",
+    },
+    "idempotency_ttl_hours": {
+        "description": "How long the answer to a request sent with an Idempotency-Key is kept and "
+        "replayed, in hours; a key may be used again afterwards.",
+        "type": "integer",
+        "example": "48",
+        "default": "24",
+    },
+    "failed_login_limit": {
+        "description": "Failed logins allowed per account and, counted separately, per client address, "
+        "in Flask-Limiter notation. Successful logins and other traffic never use this budget.",
+        "type": "string",
+        "example": "10 per 15 minutes",
+        "default": "5 per 15 minutes",
+    },
+    "refresh_token_max_lifetime": {
+        "description": "Absolute lifetime of a chain of refresh tokens, in seconds from the login that "
+        "started it: refreshing never extends a session past it.",
+        "type": "integer",
+        "example": "86400",
+        "default": "2592000",
+    },
     "refresh_token_expiration": {
         "description": "Lifetime of refresh tokens handed out by ``POST /auth/login``, in seconds.",
         "type": "integer",

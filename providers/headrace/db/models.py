@@ -59,10 +59,16 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The absolute end of the chain this token belongs to, set at login and inherited on every refresh.
+    chain_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class IdempotencyRecord(Base):
-    """The first answer to a request sent with an ``Idempotency-Key``, replayed for repeats."""
+    """The first answer to a request sent with an ``Idempotency-Key``, replayed for repeats.
+
+    The row is inserted before the request runs (``status_code`` empty: in progress), so the primary
+    key decides which of two concurrent requests with the same key runs.
+    """
 
     __tablename__ = "headrace_idempotency"
 
@@ -70,9 +76,9 @@ class IdempotencyRecord(Base):
     client: Mapped[str] = mapped_column(String(250), primary_key=True)  # who sent it (rate-limit key)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    status_code: Mapped[int] = mapped_column(nullable=False)
-    response: Mapped[dict] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(nullable=True)
+    response: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
 
 
 class IngestionCancellation(Base):
