@@ -94,6 +94,16 @@ def _fresh_rate_limits(request):
                 limiter.reset()
 
 
+@pytest.fixture(scope="session")
+def airflow_cluster(tmp_path_factory):
+    """One real Airflow deployment shared by every end-to-end test (see :mod:`tests.e2e.cluster`):
+    api-server, scheduler and dag-processor on a fresh PostgreSQL database, local folder storage."""
+    from tests.e2e.cluster import running_airflow
+
+    with running_airflow(tmp_path_factory.mktemp("airflow-e2e")) as cluster:
+        yield cluster
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
