@@ -533,7 +533,12 @@ def test_s3_connection_reaches_minio_with_its_credentials(services: dict[str, An
 
 def test_spark_cluster_and_connection(services: dict[str, Any]) -> None:
     master, worker = services["spark-master"], services["spark-worker"]
-    assert master["image"] == worker["image"] == "apache/spark:3.5.3"
+    # The cluster runs the Airflow image's own Spark (the pinned pyspark): a Spark 4.x client cannot
+    # talk to a master of another minor version.
+    assert master["image"] == worker["image"] == services["airflow-scheduler"]["image"]
+    for spark in (master, worker):
+        assert spark["command"][0] == "spark-class"
+        assert "airflow" not in spark["entrypoint"], "the image's entrypoint would run `airflow spark-class`"
     assert "org.apache.spark.deploy.master.Master" in command_text(master)
     assert "org.apache.spark.deploy.worker.Worker" in command_text(worker)
     for name in AIRFLOW_SERVICES:
@@ -568,6 +573,19 @@ def test_dockerfile_installs_headrace_as_the_airflow_user() -> None:
     assert users and users[-1] == "airflow", "pip must run as the airflow user, not root"
     final_user = [args for kw, args in instructions if kw == "USER"][-1]
     assert final_user == "airflow"
+
+
+def test_dockerfile_puts_hadoop_aws_of_pysparks_hadoop_version_on_sparks_classpath() -> None:
+    """s3a:// needs hadoop-aws of exactly the Hadoop version of pyspark's client jars, resolved at build."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    versions = [m[1] for p in jars.iterdir() if (m := re.fullmatch(r"hadoop-client-api-(.*)\.jar", p.name))]
+    assert len(versions) == 1, "the Dockerfile reads the Hadoop version from pyspark's hadoop-client-api jar"
+    runs = " ".join(args for keyword, args in dockerfile_instructions() if keyword == "RUN")
+    assert "openjdk-17-jre-headless" in runs
+    assert "hadoop-client-api-" in runs and '--packages "org.apache.hadoop:hadoop-aws:${hadoop}"' in runs
+    assert 'cp /tmp/ivy/jars/*.jar "$jars"/' in runs
 
 
 def test_dockerfile_copies_only_existing_sources() -> None:

@@ -43,7 +43,8 @@ The result file (written through Hadoop's FileSystem, so it lands wherever the o
 that would read every source twice. The exit status is 0 on success, 1 on failure.
 
 S3 (``s3a://``) paths need hadoop-aws and its AWS SDK on Spark's classpath; pyspark's own jars do not
-include them, so with a pip-installed pyspark only local (``file://``) paths work.
+include them, so with a plain pip-installed pyspark only local (``file://``) paths work (the
+Dockerfile of the compose stack adds them).
 """
 
 from __future__ import annotations
