@@ -12,6 +12,9 @@ export AIRFLOW_HOME="${AIRFLOW_HOME:-$repo/airflow-home}"
 export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$repo/dags}"
 export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$repo/plugins}"
 export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
+# Definitions the APIs deploy go under AIRFLOW_HOME, never into the checkout's dags/workflows/ (the
+# shipped, read-only [headrace] workflows_folder, which is left at its default).
+export AIRFLOW__HEADRACE__DEFINITIONS_FOLDER="${AIRFLOW__HEADRACE__DEFINITIONS_FOLDER:-$AIRFLOW_HOME/headrace/definitions}"
 port="${AIRFLOW__API__PORT:-8080}"
 export AIRFLOW__API__PORT="$port"
 # Task processes reach the api-server's Execution API here; Airflow's default assumes port 8080.
@@ -65,6 +68,7 @@ else:
 PY
 )
  Passwords:    $passwords
+ Deployed definitions: $AIRFLOW__HEADRACE__DEFINITIONS_FOLDER
  Stop with Ctrl-C.
 =============================================================
 INFO

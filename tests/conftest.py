@@ -42,6 +42,7 @@ os.environ.update(
         "AIRFLOW__HEADRACE__STORAGE_ROOT": str(_HOME / "storage"),
         # Tests write workflow definitions; never into the repository's dags/workflows.
         "AIRFLOW__HEADRACE__WORKFLOWS_FOLDER": str(_HOME / "workflows"),
+        "AIRFLOW__HEADRACE__DEFINITIONS_FOLDER": str(_HOME / "definitions"),
     }
 )
 

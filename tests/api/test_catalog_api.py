@@ -44,7 +44,7 @@ def test_create_list_get_update_delete(client, admin_headers, lakehouse):
     assert patched.json == {"success": True, "data": {"message": "Catalog updated successfully"}}
     detail = client.get(f"{BASE}/catalog/iceberg_data", headers=admin_headers).json["data"]
     assert (detail["description"], detail["properties"]) == ("Updated", {"k": "v"})
-    assert detail["location"].endswith("iceberg_data")
+    assert detail["location"] == "warehouse/iceberg_data"  # a storage URI, not the server's path
 
     deleted = client.delete(f"{BASE}/catalog/iceberg_data", headers=admin_headers)
     assert deleted.json == {
@@ -78,6 +78,7 @@ def test_tree_stats_and_metadata_of_a_written_table(client, admin_headers, lakeh
     assert meta["properties"]["format"] == "delta"
     assert meta["properties"]["row_count"] == 2
     assert meta["properties"]["version"] == "0"
+    assert meta["properties"]["location"] == "warehouse/dl/sales/orders"
 
 
 def test_delete_with_tables_needs_force(client, admin_headers, lakehouse):
@@ -111,6 +112,29 @@ def test_bad_catalog_requests_name_the_field(client, admin_headers, lakehouse, b
     assert response.json["success"] is False
     assert [d["field"] for d in response.json["details"]] == [field]
     assert lakehouse.list_catalogs() == []
+
+
+@pytest.mark.parametrize("body", [None, {}, {"description": None}, {"description": None, "properties": None}])
+def test_patch_with_nothing_to_update_is_400(client, admin_headers, lakehouse, body):
+    client.post(
+        f"{BASE}/catalog", headers=admin_headers, json={"name": "c", "type": "hive", "description": "d"}
+    )
+    before = lakehouse.get_catalog("c")
+
+    response = client.patch(f"{BASE}/catalog/c", headers=admin_headers, json=body)
+
+    assert response.status_code == 400, response.json
+    assert response.json["success"] is False and response.json["code"] == "VALIDATION_ERROR"
+    assert [d["field"] for d in response.json["details"]] == ["body"]
+    assert lakehouse.get_catalog("c") == before
+
+
+def test_patch_with_empty_properties_is_an_update(client, admin_headers, lakehouse):
+    client.post(f"{BASE}/catalog", headers=admin_headers, json={"name": "c", "type": "hive"})
+
+    response = client.patch(f"{BASE}/catalog/c", headers=admin_headers, json={"properties": {}})
+
+    assert response.status_code == 200
 
 
 def test_duplicate_catalog_is_409(client, admin_headers, lakehouse):

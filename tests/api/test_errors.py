@@ -60,6 +60,25 @@ def test_oversized_json_body_is_a_json_413(client):
     assert response.json["code"] == "PAYLOAD_TOO_LARGE"
 
 
+def test_a_body_not_declared_json_is_a_json_415_in_the_namespace_style(client, admin_headers):
+    response = client.delete(
+        f"{BASE}/workflows/x", headers={**admin_headers, "Content-Type": "text/plain"}, data='{"force": true}'
+    )
+
+    assert response.status_code == 415
+    assert response.json["code"] == response.json["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "application/json" in response.json["error"]["message"]
+
+
+def test_json_nested_too_deeply_is_a_json_400(client):
+    response = client.post(
+        f"{BASE}/auth/login", data="[" * 5000 + "]" * 5000, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json["code"] == "INVALID_JSON" and "nested" in response.json["error"]
+
+
 def test_unexpected_errors_are_a_json_500_without_internals(app, client, admin_headers, monkeypatch):
     from headrace.api.services import api_keys
 

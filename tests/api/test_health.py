@@ -1,4 +1,5 @@
-"""GET /health and /healthz answer without credentials, with each component's status."""
+"""GET /health and /healthz answer without credentials, with each component's status; callers with
+credentials also get the details (errors, heartbeat, version)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ def test_health_reports_every_component_without_credentials(client):
     assert body["status"] == "degraded"
     assert body["database"] == "connected"
     assert body["service"] == "headrace"
-    assert body["version"]
     assert body["uptime"] >= 0
+    assert body["timestamp"].endswith("Z") and body["environment"]
     components = body["components"]
     assert {name: c["status"] for name, c in components.items()} == {
         "metadata_db": "ok",
@@ -23,8 +24,16 @@ def test_health_reports_every_component_without_credentials(client):
         "storage": "ok",
         "catalog_db": "ok",
     }
-    assert "no scheduler" in components["scheduler"]["error"]
     assert components["scheduler"]["required"] is False
+    assert "version" not in body and "error" not in components["scheduler"]
+
+
+def test_health_details_need_credentials(client, admin_headers):
+    body = client.get(f"{BASE}/health", headers=admin_headers).json
+
+    assert body["version"]
+    assert "no scheduler" in body["components"]["scheduler"]["error"]
+    assert body["components"]["metadata_db"]["latency_ms"] >= 0
 
 
 def test_healthz_uses_the_job_monitoring_words(client):
@@ -33,12 +42,12 @@ def test_healthz_uses_the_job_monitoring_words(client):
     assert body["components"]["metadata_db"]["status"] == "ok"
 
 
-def test_a_required_component_down_answers_503(client, monkeypatch, tmp_path):
+def test_a_required_component_down_answers_503(client, admin_headers, monkeypatch, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the storage root should be")
     monkeypatch.setenv("AIRFLOW__HEADRACE__STORAGE_ROOT", str(blocker / "storage"))
 
-    response = client.get(f"{BASE}/health")
+    response = client.get(f"{BASE}/health", headers=admin_headers)
 
     assert response.status_code == 503
     assert response.json["status"] == "unhealthy"
@@ -47,10 +56,10 @@ def test_a_required_component_down_answers_503(client, monkeypatch, tmp_path):
     assert "storage" in storage["error"] or "Not a directory" in storage["error"]
 
 
-def test_catalog_db_that_cannot_open_is_down(client, monkeypatch, tmp_path):
+def test_catalog_db_that_cannot_open_is_down(client, admin_headers, monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW__HEADRACE__CATALOG_URI", "postgresql+psycopg2://nobody@127.0.0.1:1/none")
 
-    response = client.get(f"{BASE}/healthz")
+    response = client.get(f"{BASE}/healthz", headers=admin_headers)
 
     assert response.status_code == 503
     assert response.json["status"] == "down"

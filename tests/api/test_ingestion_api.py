@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import BASE, airflow_cli
@@ -175,3 +177,41 @@ def test_an_unknown_engine_is_refused_and_known_ones_accepted(client, admin_head
         {"field": "engine_id", "message": "Unknown engine_id 'spark158'. Known engines: arrow, spark"}
     ]
     assert jobs(engine_id="spark").status_code == 201
+
+
+def test_validate_parses_its_body_like_every_json_route(client, admin_headers, ingestion_dag):
+    """Malformed JSON is a 400 there too (it was read as no spec at all); an empty body is no spec."""
+    malformed = client.post(
+        f"{BASE}/ingestion/validate", headers={**admin_headers, "Content-Type": "application/json"}, data="{"
+    )
+    empty = client.post(f"{BASE}/ingestion/validate", headers=admin_headers)
+
+    assert malformed.status_code == 400 and malformed.json["code"] == "INVALID_JSON"
+    assert empty.status_code == 200 and empty.json["data"]["errors"] == [
+        "Target is required",
+        "Source is required",
+    ]
+
+
+def test_a_repeat_while_the_first_request_runs_is_409_in_progress(app, client, admin_headers, ingestion_dag):
+    """The key is reserved before the job is created; a twin arriving meanwhile never creates one."""
+    from headrace.api.registry import ENDPOINTS, request_fingerprint
+    from headrace.api.security import require_principal
+    from headrace.api.services.idempotency import IdempotencyStore
+
+    [create] = [e for e in ENDPOINTS if (e.method, e.rule) == ("POST", "/ingestion/jobs")]
+    key = "held-by-a-running-request"
+    request = {
+        "path": f"{BASE}/ingestion/jobs",
+        "method": "POST",
+        "headers": {**admin_headers, "Idempotency-Key": key, "Content-Type": "application/json"},
+        "data": json.dumps({**SPEC, "job_id": "held-job"}),
+    }
+    with app.test_request_context(**request):  # what the first request, still running, reserved
+        held = {"client": require_principal().rate_limit_key, "hashed": request_fingerprint()}
+    IdempotencyStore().reserve(scope=create.name, key=key, **held)
+
+    twin = client.open(**request)
+
+    assert twin.status_code == 409 and twin.json["code"] == "IDEMPOTENCY_KEY_IN_PROGRESS"
+    assert client.get(f"{BASE}/ingestion/jobs/held-job", headers=admin_headers).status_code == 404

@@ -14,7 +14,14 @@ ORDERS = "Ingest s3://raw/orders/*.csv into pipes_lake.sales.orders every hour, 
 
 @pytest.fixture
 def workflows_folder(airflow_home: Path) -> Path:
+    """Hand-written definitions: the API reads them, never writes there."""
     return airflow_home / "workflows"
+
+
+@pytest.fixture
+def definitions_folder(airflow_home: Path) -> Path:
+    """Where the API writes drafts and deployed definitions (tests/conftest.py sets it)."""
+    return airflow_home / "definitions"
 
 
 @pytest.fixture
@@ -30,7 +37,7 @@ def generate(client, admin_headers):
     return call
 
 
-def test_generate_answers_the_contract_fields_and_keeps_a_draft(generate, workflows_folder: Path) -> None:
+def test_generate_answers_the_contract_fields_and_keeps_a_draft(generate, definitions_folder: Path) -> None:
     response = generate(ORDERS, project_id="proj_123")
 
     assert response.status_code == 201, response.json
@@ -44,9 +51,9 @@ def test_generate_answers_the_contract_fields_and_keeps_a_draft(generate, workfl
     assert kinds == ["ingest", "check"]
     assert "IngestionOperator(" in body["code"] and "TableCheckOperator(" in body["code"]
     compile(body["code"], "generated.py", "exec")
-    draft = workflows_folder / ".drafts" / f"{body['pipeline_id']}.yaml"
+    draft = definitions_folder / ".drafts" / f"{body['pipeline_id']}.yaml"
     assert yaml.safe_load(draft.read_text())["id"] == body["pipeline_id"]
-    assert not (workflows_folder / f"{body['pipeline_id']}.yaml").exists()  # not deployed yet
+    assert not (definitions_folder / f"{body['pipeline_id']}.yaml").exists()  # not deployed yet
 
 
 def test_generate_lists_what_it_could_not_place(generate) -> None:
@@ -66,7 +73,7 @@ def test_generate_refuses_a_description_with_nothing_to_build(generate) -> None:
 
 
 def test_deploy_writes_the_definition_and_run_triggers_it_with_params(
-    client, admin_headers, generate, workflows_folder: Path
+    client, admin_headers, generate, definitions_folder: Path
 ) -> None:
     pipeline_id = generate(ORDERS, options={"validate": True}).json["pipeline_id"]
 
@@ -78,9 +85,9 @@ def test_deploy_writes_the_definition_and_run_triggers_it_with_params(
 
     assert deployed.status_code == 200, deployed.json
     assert deployed.json["status"] == "deployed" and deployed.json["schedule"] == "0 2 * * *"
-    written = yaml.safe_load((workflows_folder / f"{pipeline_id}.yaml").read_text())
+    written = yaml.safe_load((definitions_folder / f"{pipeline_id}.yaml").read_text())
     assert written["paused"] is False and "environment:staging" in written["tags"]
-    assert not (workflows_folder / ".drafts" / f"{pipeline_id}.yaml").exists()
+    assert not (definitions_folder / ".drafts" / f"{pipeline_id}.yaml").exists()
 
     airflow_cli("dags", "reserialize")  # what the dag-processor does on the priority parse request
     from airflow.models.dag import DagModel
@@ -168,3 +175,51 @@ def test_a_viewer_reads_but_cannot_generate_or_deploy(client, viewer_headers, ge
 def test_no_credentials_is_401(client) -> None:
     response = client.get(f"{BASE}/pipelines")
     assert response.status_code == 401 and response.json["error"]["code"] == "AUTHENTICATION_REQUIRED"
+
+
+def test_run_checks_an_identifier_param(client, admin_headers, workflows_folder: Path) -> None:
+    workflows_folder.mkdir(parents=True, exist_ok=True)
+    (workflows_folder / "with_identifier.yaml").write_text(
+        "id: with_identifier\nparams:\n  table: {type: identifier, default: sales.orders}\nsteps:\n"
+        "  - {id: a, kind: bash, bash_command: echo}\n"
+    )
+    response = client.post(
+        f"{BASE}/pipelines/with_identifier:run", headers=admin_headers, json={"params": {"table": "a b"}}
+    )
+    assert response.status_code == 400
+    [detail] = response.json["error"]["details"]
+    assert detail["field"] == "params.table" and detail["message"].startswith("must be an identifier")
+
+
+def test_deploy_fixes_connection_ids(client, admin_headers, definitions_folder: Path) -> None:
+    generated = client.post(
+        f"{BASE}/pipelines:generate",
+        headers=admin_headers,
+        json={"description": "Load invoices data from PostgreSQL to MySQL"},
+    ).json
+    pipeline_id = generated["pipeline_id"]
+    unknown = client.post(
+        f"{BASE}/pipelines/{pipeline_id}:deploy",
+        headers=admin_headers,
+        json={"connections": {"aws_conn_id": "x"}},
+    )
+    assert unknown.status_code == 400
+    assert [d["field"] for d in unknown.json["error"]["details"]] == ["connections.aws_conn_id"]
+    templated = client.post(
+        f"{BASE}/pipelines/{pipeline_id}:deploy",
+        headers=admin_headers,
+        json={"connections": {"source_conn_id": "{{ params.x }}"}},
+    )
+    assert templated.status_code == 400
+    assert templated.json["error"]["details"][0]["field"].startswith("connections.source_conn_id")
+
+    deployed = client.post(
+        f"{BASE}/pipelines/{pipeline_id}:deploy",
+        headers=admin_headers,
+        json={"connections": {"source_conn_id": "pg_invoices", "destination_conn_id": "my_invoices"}},
+    )
+
+    assert deployed.status_code == 200, deployed.json
+    written = yaml.safe_load((definitions_folder / f"{pipeline_id}.yaml").read_text())
+    arguments = written["steps"][0]["arguments"]
+    assert (arguments["source_conn_id"], arguments["destination_conn_id"]) == ("pg_invoices", "my_invoices")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
 import pytest
 
@@ -73,3 +75,35 @@ def test_missing_table_is_a_clear_400(client, admin_headers, lakehouse):
     assert response.status_code == 400
     assert response.json["code"] == "TABLE_NOT_FOUND"
     assert "ice.sales.nope" in response.json["error"]
+
+
+def test_a_query_past_the_memory_limit_is_a_400_query_memory_limit(
+    client, viewer_headers, lakehouse, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW__HEADRACE__QUERY_MEMORY_LIMIT", "256MB")
+    monkeypatch.setenv("AIRFLOW__HEADRACE__QUERY_THREADS", "1")
+
+    response = client.post(
+        f"{BASE}/query", headers=viewer_headers, json={"sql": "select list_sum(range(300000000))"}
+    )
+
+    assert response.status_code == 400
+    body = response.json
+    assert body["code"] == "QUERY_MEMORY_LIMIT"
+    assert "256MB" in body["error"] and "[headrace] query_memory_limit" in body["error"]
+    assert body["errors"] == [f"sql: {body['error']}"]
+
+
+def test_a_query_past_the_timeout_is_a_400_query_timeout(client, viewer_headers, lakehouse, monkeypatch):
+    from headrace.api.routes import query as route
+
+    monkeypatch.setattr(route, "QUERY_TIMEOUT_SECONDS", 1.5)  # the route's limit, shortened for the test
+    sql = "select levenshtein(repeat('ab', 100000), repeat('ba', 100000))"
+
+    started = time.monotonic()
+    response = client.post(f"{BASE}/query", headers=viewer_headers, json={"sql": sql})
+
+    assert time.monotonic() - started < 4
+    assert response.status_code == 400
+    assert response.json["code"] == "QUERY_TIMEOUT" and "1.5 seconds" in response.json["error"]
+    assert response.json["details"] == [{"field": "sql", "message": response.json["error"]}]

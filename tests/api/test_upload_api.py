@@ -44,8 +44,11 @@ FILES = {
 
 @pytest.fixture
 def storage(app, tmp_path, monkeypatch):
+    """Local storage with the default warehouse, ``{storage_root}/warehouse`` (bucket "warehouse")."""
     monkeypatch.setenv("AIRFLOW__HEADRACE__STORAGE_ROOT", str(tmp_path / "storage"))
     monkeypatch.setenv("AIRFLOW__HEADRACE__STORAGE_CONN_ID", "")
+    monkeypatch.setenv("AIRFLOW__HEADRACE__WAREHOUSE", "")
+    monkeypatch.setenv("AIRFLOW__HEADRACE__CATALOG_URI", f"sqlite:///{tmp_path / 'catalog.db'}")
     return tmp_path / "storage"
 
 
@@ -68,6 +71,7 @@ def test_upload_each_type(client, admin_headers, storage, name):
     assert data["size"] == len(FILES[name])
     assert data["s3Path"] == f"s3://iceberg-bucket/uploads/{name}"
     assert data["contentType"]
+    assert data["replaced"] is False
     assert (storage / "iceberg-bucket" / "uploads" / name).read_bytes() == FILES[name]
 
 
@@ -87,6 +91,7 @@ def test_multiple_reports_each_file(client, admin_headers, storage):
     assert response.status_code == 201
     data = response.json["data"]
     assert [u["key"] for u in data["uploaded"]] == ["rows.csv"]
+    assert data["uploaded"][0]["replaced"] is False and data["uploaded"][0]["success"] is True
     assert data["failed"][0]["fileName"] == "fake.parquet" and data["failed"][0]["code"] == "FILE_CONTENT"
     assert (data["total"], data["successful"], data["failed_count"]) == (2, 1, 1)
     assert _stored(storage) == ["raw/rows.csv"]
@@ -157,6 +162,9 @@ def test_eleven_files_are_refused(client, admin_headers, storage):
         ({"bucket": "landing", "path": "a/../../b"}, "path"),
         ({"bucket": "landing", "path": "a\\b"}, "path"),
         ({"bucket": "landing", "path": "/etc"}, "path"),
+        ({"bucket": "landing", "path": "a/" + "b" * 256}, "path"),
+        ({"bucket": "warehouse"}, "bucket"),
+        ({"bucket": "warehouse", "path": "any/where"}, "bucket"),
         ({}, "bucket"),
         ({"bucket": "landing", "colour": "red"}, "colour"),
     ],
@@ -205,6 +213,39 @@ def test_json_arrays_and_json_lines_both_pass(client, admin_headers, storage):
         assert response.status_code == 201
 
 
+def test_a_file_name_with_a_folder_into_the_warehouse_is_refused(client, admin_headers, storage, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__HEADRACE__WAREHOUSE", str(storage / "landing" / "wh"))
+
+    response = client.post(
+        f"{BASE}/upload",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(FILES["rows.csv"]), "wh/cat/rows.csv"), "bucket": "landing"},
+    )
+
+    assert response.status_code == 400
+    assert response.json["code"] == "RESERVED_LOCATION"
+    assert response.json["details"][0]["field"] == "file"
+    assert _stored(storage) == []
+
+
+def test_a_key_that_is_a_folder_of_other_objects_is_400(client, admin_headers, storage):
+    first = client.post(
+        f"{BASE}/upload",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(FILES["rows.csv"]), "rows.csv"), "bucket": "landing", "path": "x.csv"},
+    )
+    assert first.status_code == 201
+
+    response = client.post(
+        f"{BASE}/upload",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(FILES["rows.csv"]), "x.csv"), "bucket": "landing"},
+    )
+
+    assert response.status_code == 400 and response.json["details"][0]["field"] == "file"
+    assert _stored(storage) == ["landing/x.csv/rows.csv"]
+
+
 def test_uploads_go_to_s3_when_a_storage_connection_is_set(
     client, admin_headers, monkeypatch, s3_conn_id, raw_s3
 ):
@@ -218,6 +259,7 @@ def test_uploads_go_to_s3_when_a_storage_connection_is_set(
         )
         assert response.status_code == 201, response.json
         assert response.json["data"]["s3Path"] == f"s3://s3-landing/in/{name}"
+        assert isinstance(response.json["data"]["replaced"], bool)
         assert raw_s3.get_object(Bucket="s3-landing", Key=f"in/{name}")["Body"].read() == content
 
     refused = client.post(

@@ -48,7 +48,7 @@ def test_create_writes_a_definition_and_answers_the_contract(create, airflow_hom
     assert agent["pool"] == "default_pool" and agent["specialization"] == "arrow"
     assert agent["agent_id"] == f"{agent['executor']}:default_pool:{agent['queue']}"
 
-    written = yaml.safe_load((airflow_home / "workflows" / "customer_data_etl.yaml").read_text())
+    written = yaml.safe_load((airflow_home / "definitions" / "customer_data_etl.yaml").read_text())
     assert written["priority"] == "high" and written["schedule"] == "0 2 * * *"
     assert written["configuration"] == {"batch_size": 1000, "max_retries": 3, "timeout": 3600}
     assert written["steps"][0]["source"] == {"file_paths": "s3://landing/orders/*.csv", "file_type": "csv"}

@@ -25,7 +25,8 @@ import requests
 
 from tests.conftest import REPO, airflow_cli
 
-E2E_USERS = {"admin": "admin", "vic": "viewer"}
+# "burst" is spent by the rate-limit test alone: budgets are per user (an API key counts as its owner).
+E2E_USERS = {"admin": "admin", "vic": "viewer", "burst": "viewer"}
 _POSTGRES = {
     "host": "127.0.0.1",
     "port": 5432,
@@ -157,7 +158,7 @@ def running_airflow(home: Path, extra_env: dict[str, str] | None = None) -> Iter
             "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex * 2,
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__HEADRACE__STORAGE_ROOT": str(home / "storage"),
-            "AIRFLOW__HEADRACE__WORKFLOWS_FOLDER": str(home / "workflows"),
+            "AIRFLOW__HEADRACE__DEFINITIONS_FOLDER": str(home / "workflows"),
             **(extra_env or {}),
         }
     )

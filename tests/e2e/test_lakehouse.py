@@ -110,7 +110,12 @@ def test_pyiceberg_opens_the_table_from_the_same_catalog_uri(airflow_cluster):
     ).json()["data"]["properties"]["location"]
     table = SqlCatalog("iceberg_data", uri=uri).load_table(("sales", "direct_write"))
 
-    assert table.location() == location
+    # The API shows the location relative to the storage root, never the server's absolute path.
+    assert location == "warehouse/iceberg_data/sales/direct_write"
+    assert (
+        table.location()
+        == (home / "storage" / "warehouse" / "iceberg_data" / "sales" / "direct_write").as_uri()
+    )
     assert table.scan().to_arrow().num_rows == 3
 
 

@@ -86,28 +86,75 @@ def test_scope_implication(held, required, granted):
     assert api_keys.grants(held, required) is granted
 
 
+def _refresh(session, subject, *, ttl=timedelta(hours=1), chain=timedelta(days=30), now=NOW, **extra):
+    return refresh_tokens.issue(
+        session,
+        subject=subject,
+        claims={"sub": subject},
+        ttl=ttl,
+        chain_expires_at=now + chain,
+        now=now,
+        **extra,
+    )
+
+
 def test_refresh_tokens_are_single_use_and_expire(session):
-    token = refresh_tokens.issue(
-        session, subject="ann", claims={"sub": "ann"}, ttl=timedelta(hours=1), now=NOW
-    )
-    late = refresh_tokens.issue(
-        session, subject="bob", claims={"sub": "bob"}, ttl=timedelta(hours=1), now=NOW
-    )
+    token = _refresh(session, "ann")
+    late = _refresh(session, "bob")
+    life = timedelta(days=30)
 
-    assert refresh_tokens.redeem(session, token, now=NOW) == {"sub": "ann"}
-    assert refresh_tokens.redeem(session, token, now=NOW) is None
-    assert refresh_tokens.redeem(session, late, now=NOW + timedelta(hours=2)) is None
+    grant = refresh_tokens.redeem(session, token, now=NOW, max_lifetime=life)
+    assert grant == refresh_tokens.Grant(claims={"sub": "ann"}, chain_expires_at=NOW + life)
+    assert refresh_tokens.redeem(session, token, now=NOW, max_lifetime=life) is None
+    assert refresh_tokens.redeem(session, late, now=NOW + timedelta(hours=2), max_lifetime=life) is None
 
 
-def test_issuing_drops_expired_refresh_tokens(session):
+def test_a_refresh_token_never_outlives_its_chain(session):
     from headrace.db.models import RefreshToken
 
-    refresh_tokens.issue(session, subject="a", claims={}, ttl=timedelta(minutes=1), now=NOW)
-    refresh_tokens.issue(
-        session, subject="b", claims={}, ttl=timedelta(minutes=1), now=NOW + timedelta(hours=1)
-    )
+    token = _refresh(session, "ann", ttl=timedelta(days=7), chain=timedelta(hours=1))
+    row = session.get(RefreshToken, token.removeprefix("hrr_").split(".")[0])
 
-    assert [row.subject for row in session.query(RefreshToken)] == ["b"]
+    assert row.expires_at == NOW + timedelta(hours=1) == row.chain_expires_at
+    row.expires_at = NOW + timedelta(days=7)  # even if its own expiry were later
+    late = NOW + timedelta(hours=2)
+    assert refresh_tokens.redeem(session, token, now=late, max_lifetime=timedelta(days=30)) is None
+
+
+def test_tokens_from_before_chains_end_max_lifetime_after_their_creation(session):
+    from headrace.db.models import RefreshToken
+
+    token = _refresh(session, "ann", ttl=timedelta(days=7))
+    session.get(RefreshToken, token.removeprefix("hrr_").split(".")[0]).chain_expires_at = None
+
+    hour = timedelta(hours=1)
+    assert refresh_tokens.redeem(session, token, now=NOW + 2 * hour, max_lifetime=hour) is None
+    grant = refresh_tokens.redeem(session, token, now=NOW, max_lifetime=hour)
+    assert grant.chain_expires_at == NOW + hour
+
+
+def test_a_refresh_token_is_found_by_its_access_token(session):
+    jti = "0123456789abcdef0123456789abcdef"
+    token = _refresh(session, "ann", access_token_id=jti)
+
+    assert token.startswith(f"hrr_{jti}.")
+    life = timedelta(days=30)
+    assert refresh_tokens.chain_of_access_token(session, jti, max_lifetime=life) == NOW + life
+    assert refresh_tokens.chain_of_access_token(session, "f" * 32, max_lifetime=life) is None
+    # A jti that could not be a token id is not used as one.
+    assert not _refresh(session, "bob", access_token_id="a.b").startswith("hrr_a.b")
+
+
+def test_issuing_drops_refresh_tokens_nobody_can_use(session):
+    from headrace.db.models import RefreshToken
+
+    minute, hour = timedelta(minutes=1), timedelta(hours=1)
+    _refresh(session, "a", ttl=minute)
+    _refresh(session, "b", ttl=minute, now=NOW + 30 * minute, access_ttl=hour)
+    assert {row.subject for row in session.query(RefreshToken)} == {"a", "b"}  # a's access token may live
+
+    _refresh(session, "c", ttl=minute, now=NOW + 80 * minute, access_ttl=hour)
+    assert {row.subject for row in session.query(RefreshToken)} == {"b", "c"}
 
 
 def test_split_token_refuses_malformed_input():

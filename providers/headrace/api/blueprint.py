@@ -51,7 +51,8 @@ def create_blueprint() -> Blueprint:
     def on_register(state) -> None:
         app: Flask = state.app
         _registered.append(app)
-        # A JSON API authenticated by tokens and keys has no use for form CSRF tokens.
+        # A JSON API authenticated by tokens and keys has no use for form CSRF tokens; the one ambient
+        # credential, the UI cookie, authorizes changes only from same-origin pages (see api/security.py).
         csrf = app.extensions.get("csrf")
         if csrf is not None:
             csrf.exempt(blueprint)

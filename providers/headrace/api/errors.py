@@ -101,6 +101,10 @@ class Conflict(ApiError):
     status, code, message = 409, "CONFLICT", "Resource conflict"
 
 
+class UnsupportedMediaType(ApiError):
+    status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
 class NotImplementedByAuthManager(ApiError):
     status, code = 501, "NOT_IMPLEMENTED"
 
@@ -122,6 +126,7 @@ _HTTP_MESSAGES = {
     404: "Resource not found",
     405: "Method not allowed",
     413: "Payload too large",
+    415: "Unsupported media type",
     429: "Too many requests from this client, please try again later.",
 }
 
@@ -150,7 +155,7 @@ def _from_domain(exc: Exception) -> ApiError | None:
         )
     if isinstance(exc, InvalidName | InvalidObjectName):
         return RequestValidationError.for_field(exc.field, exc.message)
-    if isinstance(exc, QueryError):
+    if isinstance(exc, QueryError):  # QUERY_TIMEOUT and QUERY_MEMORY_LIMIT too: a retry fails alike
         return RequestValidationError(
             exc.message, code=exc.code, details=[{"field": exc.field, "message": exc.message}]
         )

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from airflow.configuration import conf
+from airflow.models.base import ID_LEN
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from headrace import __version__
 from headrace.api.datamodels.common import ContextError, EnvelopeError, ObjectError
 from headrace.api.namespaces import ErrorStyle
-from headrace.api.registry import Endpoint
+from headrace.api.registry import (
+    DATE_TIME_EXAMPLE,
+    IDEMPOTENCY_HEADER,
+    JSON_MEDIA_TYPES,
+    MAX_JSON_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    Endpoint,
+    is_datetime,
+)
 from headrace.api.security import API_KEY_HEADER
+from headrace.api.services import credentials, idempotency
+from headrace.db.models import ApiKey
+from headrace.ingestion.spec import JOB_ID
+from headrace.lakehouse import names
+from headrace.workflows.model import WORKFLOW_ID
 
 _REF = "#/components/schemas/{model}"
 _ERROR_MODELS = {
@@ -24,7 +41,8 @@ _ERROR_TEXT = {
     403: "Authenticated, but not permitted",
     404: "Not found",
     409: "Conflict",
-    413: "Payload too large",
+    413: "Payload too large (the request body's description gives the limit)",
+    415: f"Unsupported media type: a JSON body must be sent as {JSON_MEDIA_TYPES}",
     429: "Rate limit exceeded (see Retry-After)",
     500: "Internal error",
 }
@@ -37,6 +55,56 @@ _RATE_HEADERS = {
     )
 }
 _REQUEST_ID_HEADER = {"X-Request-ID": {"description": "Echo of the request id", "schema": {"type": "string"}}}
+
+
+@dataclass(frozen=True)
+class PathParameter:
+    """What the server accepts in a path parameter: the pattern and length of the domain's rule."""
+
+    pattern: Callable[[], str]
+    max_length: int
+    description: str
+
+
+def _run_id_pattern() -> str:
+    """Ingestion jobs are runs: those Airflow names (``manual__<date>`` from its UI) are jobs too."""
+    from airflow.models.dagrun import RUN_ID_REGEX  # the ORM models load late, after the plugins
+
+    allowed = conf.get("scheduler", "allowed_run_id_pattern", fallback="").strip()
+    return "|".join(f"(?:{pattern})" for pattern in (RUN_ID_REGEX, allowed) if pattern)
+
+
+_NAME = PathParameter(
+    lambda: names.NAME_PATTERN,  # what names.validate_name checks: a mismatch is a 400 naming it
+    names.MAX_NAME_LENGTH,
+    "Letters, digits, `_` and `-`; a name outside the pattern is a 400 naming the parameter.",
+)
+_DAG_ID = PathParameter(
+    lambda: WORKFLOW_ID,  # the repository reads no file for another id: 404
+    ID_LEN,
+    "The workflow's DAG id; an id outside the pattern names nothing (404).",
+)
+# Path parameters by name (whatever the route), each documented with the domain rule that refuses
+# other values: validate_name for names (400), the absence of any such resource for ids (404).
+PATH_PARAMETERS: dict[str, PathParameter] = {
+    "name": _NAME,
+    "catalog": _NAME,
+    "schema": _NAME,
+    "table": _NAME,
+    "workflow_id": _DAG_ID,
+    "pipeline_id": _DAG_ID,
+    "job_id": PathParameter(
+        _run_id_pattern,
+        ID_LEN,
+        f"The job's Airflow run id; jobs created through this API match `{JOB_ID}`. "
+        "An id outside the pattern names nothing (404).",
+    ),
+    "key_id": PathParameter(
+        lambda: credentials.ID_PATTERN,
+        ApiKey.__table__.c.id.type.length,
+        "The key's id (the part of the key between `hrk_` and the dot); another id names nothing (404).",
+    ),
+}
 
 
 class _Schemas:
@@ -101,26 +169,83 @@ def _operation(spec: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         operation["security"] = []
     if description.strip():
         operation["description"] = description.strip()
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in spec.path_params
-    ]
-    if spec.query is not None:
-        required = set(spec.query.model_json_schema().get("required", []))
-        for name, field_schema in spec.query.model_json_schema(ref_template=_REF)["properties"].items():
-            parameters.append(
-                {"name": name, "in": "query", "required": name in required, "schema": field_schema}
-            )
+    parameters = [*_path_parameters(spec), *_query_parameters(spec)]
+    if spec.idempotent:
+        parameters.append(_IDEMPOTENCY_PARAMETER)
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": _needs_body(spec.body),
+            "description": f"JSON ({JSON_MEDIA_TYPES}) of at most {MAX_JSON_BODY_BYTES // 2**20} MB "
+            f"and {MAX_JSON_DEPTH} levels of nesting.",
             "content": {"application/json": {"schema": schemas.ref(spec.body, "validation")}},
         }
     if spec.form is not None:
         operation["requestBody"] = {"required": True, "content": {"multipart/form-data": _multipart(spec)}}
     return operation
+
+
+_IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+    "description": "Run this request once: a repeat with the same key and body gets the first answer "
+    "again (header `Idempotent-Replayed: true`), one with another body a 409 "
+    "`IDEMPOTENCY_KEY_REUSED`, and one sent while the first still runs a 409 "
+    "`IDEMPOTENCY_KEY_IN_PROGRESS`. A failed request frees its key; keys expire after "
+    "`[headrace] idempotency_ttl_hours`.",
+}
+
+
+def _path_parameters(spec: Endpoint) -> list[dict[str, Any]]:
+    parameters = []
+    for name in spec.path_params:
+        rule = PATH_PARAMETERS[name]  # a KeyError here: declare the new parameter's rule above
+        schema = {"type": "string", "pattern": rule.pattern(), "maxLength": rule.max_length}
+        parameters.append(
+            {"name": name, "in": "path", "required": True, "description": rule.description, "schema": schema}
+        )
+    return parameters
+
+
+def _query_parameters(spec: Endpoint) -> list[dict[str, Any]]:
+    if spec.query is None:
+        return []
+    document = spec.query.model_json_schema(ref_template=_REF)
+    required = set(document.get("required", []))
+    parameters = []
+    for name, schema in document["properties"].items():
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": _not_null(schema)}
+        if is_datetime(spec.query.model_fields[name].annotation):
+            parameter["schema"] = {**parameter["schema"], "type": "string", "format": "date-time"}
+            parameter["description"] = (
+                f"ISO 8601 date-time, e.g. `{DATE_TIME_EXAMPLE}` (UTC without an offset); anything else "
+                "is a 400 naming the parameter."
+            )
+        parameters.append(parameter)
+    return parameters
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent rather than null: ``X | None`` is documented as ``X``."""
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if len(options) != 1 or len(options) == len(schema.get("anyOf", [])):
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    if rest.get("default", ...) is None:
+        del rest["default"]
+    return {**options[0], **rest}
+
+
+def _needs_body(model: type[BaseModel]) -> bool:
+    """False when every field is optional: the route then takes an empty body as ``{}``."""
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return True
+    return False
 
 
 def _multipart(spec: Endpoint) -> dict[str, Any]:
@@ -153,6 +278,12 @@ def _responses(spec: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     codes = {400, 429, 500, *spec.errors}
     if spec.permission is not None:
         codes |= {401, 403}
+    if spec.body is not None:
+        codes |= {413, 415}
+    if spec.form is not None:
+        codes |= {413}
+    if spec.idempotent:
+        codes |= {409}
     for code in sorted(codes):
         responses[str(code)] = {
             "description": _ERROR_TEXT.get(code, "Error"),

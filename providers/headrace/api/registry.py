@@ -9,25 +9,38 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, get_args
 
-from airflow.utils.session import create_session
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from headrace.api.errors import BadRequest, Conflict, RequestValidationError
+from headrace.api.errors import BadRequest, Conflict, RequestValidationError, UnsupportedMediaType
 from headrace.api.namespaces import Namespace
 from headrace.api.security import Permission, require_principal
 from headrace.api.services import idempotency
+
+log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # JSON requests are small; uploads (multipart) set their own, larger limit.
 MAX_JSON_BODY_BYTES = 10 * 1024 * 1024
+# No request needs more; deeper documents break the parser, serialisation or the run conf later.
+MAX_JSON_DEPTH = 64
+JSON_MEDIA_TYPES = "application/json or application/*+json"
+DATE_TIME_EXAMPLE = "2024-01-31T12:00:00Z"
+# ISO 8601 as RFC 3339 writes it; the date alone means its midnight, no offset means UTC.
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?$"
+)
 _FLASK_PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+_STORE = idempotency.IdempotencyStore()
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,8 @@ class Endpoint:
     summary: str
     handler: Callable[..., Any]
     permission: Permission | None  # None: public (health, login)
-    body: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None  # a JSON body (application/json), documented by this model
+    validate_body: bool = True  # False: the handler gets the parsed JSON and reports its problems itself
     query: type[BaseModel] | None = None
     form: type[BaseModel] | None = None  # multipart/form-data fields besides the files
     files: tuple[str, int] | None = None  # (form field of the files, most files accepted)
@@ -127,9 +141,12 @@ def _make_view(spec: Endpoint) -> Callable[..., Response]:
         if "principal" in wanted:
             kwargs["principal"] = principal
         if spec.query is not None:
-            kwargs["query"] = _validate(spec.query, request.args.to_dict(flat=True), "query")
+            kwargs["query"] = _validate(spec.query, _query_args(spec.query), "query")
         if spec.body is not None:
-            kwargs["body"] = _validate(spec.body, _json_body(), "body", spec.body_errors)
+            payload = _json_body()
+            kwargs["body"] = (
+                _validate(spec.body, payload, "body", spec.body_errors) if spec.validate_body else payload
+            )
         if spec.form is not None:
             # Set before the body is parsed: a larger body is refused with a 413 as it streams in.
             request.max_content_length = spec.max_body_bytes() if spec.max_body_bytes else MAX_JSON_BODY_BYTES
@@ -145,13 +162,67 @@ def _make_view(spec: Endpoint) -> Callable[..., Response]:
 
 
 def _json_body() -> Any:
+    """The request's JSON document, under the limits every JSON route shares.
+
+    The body must be declared JSON: an HTML form or a ``text/plain`` fetch reaches this API from any
+    site without a CORS preflight, carrying the user's cookie. An empty body without a Content-Type
+    is ``{}``, so that routes whose fields are all optional need no body.
+    """
+    declared = request.headers.get("Content-Type")
+    if declared is not None and not request.is_json:  # is_json: application/json or application/*+json
+        raise UnsupportedMediaType(f"Content-Type must be {JSON_MEDIA_TYPES}, not '{request.mimetype}'")
     request.max_content_length = MAX_JSON_BODY_BYTES  # reading more raises a 413
-    if not request.get_data(cache=True):
+    data = request.get_data(cache=True)
+    if not data:
         return {}
-    payload = request.get_json(force=True, silent=True)
-    if payload is None:
-        raise BadRequest("Request body must be valid JSON", code="INVALID_JSON")
+    if declared is None:
+        raise UnsupportedMediaType(f"Content-Type must be {JSON_MEDIA_TYPES}")
+    try:
+        payload = json.loads(data)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:
+        raise BadRequest("Request body must be valid JSON", code="INVALID_JSON") from None
+    if _deeper_than(payload, MAX_JSON_DEPTH):
+        raise _too_deep()
     return payload
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(f"Request body is nested more than {MAX_JSON_DEPTH} levels deep", code="INVALID_JSON")
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels; iterative, so it cannot recurse."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _query_args(model: type[BaseModel]) -> dict[str, str]:
+    """The query string, with date-time parameters checked to be dates (pydantic reads "1" as 1970)."""
+    args = request.args.to_dict(flat=True)
+    bad = [
+        {"field": name, "message": f"must be an ISO 8601 date-time, e.g. {DATE_TIME_EXAMPLE}"}
+        for name, info in model.model_fields.items()
+        if name in args and is_datetime(info.annotation) and not _DATE_TIME.match(args[name])
+    ]
+    if bad:
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in bad)
+        raise RequestValidationError(f"Validation failed: {summary}", details=bad)
+    return args
+
+
+def is_datetime(annotation: Any) -> bool:
+    """``datetime``, or a union (``datetime | None``) holding it."""
+    return annotation is datetime or any(is_datetime(arg) for arg in get_args(annotation))
 
 
 def _form_fields() -> dict[str, str]:
@@ -183,6 +254,8 @@ def _validate(
 ) -> BaseModel:
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise _too_deep() from None
     except ValidationError as exc:
         if wording is None:
             raise RequestValidationError.from_pydantic(exc, location=location) from exc
@@ -193,35 +266,52 @@ def _validate(
 
 
 def _idempotent(spec: Endpoint, principal: Any, key: str, produce: Callable[[], Response]) -> Response:
-    """Replay the stored answer of an earlier request with this key, or produce and store one."""
+    """Run ``produce`` once per key: the key is reserved first, so a concurrent twin never runs it."""
     if len(key) > idempotency.MAX_KEY_LENGTH:
-        raise RequestValidationError.for_field(IDEMPOTENCY_HEADER, "at most 200 characters")
+        raise RequestValidationError.for_field(
+            IDEMPOTENCY_HEADER, f"at most {idempotency.MAX_KEY_LENGTH} characters"
+        )
     client = principal.rate_limit_key if principal else f"ip:{request.remote_addr}"
-    hashed = idempotency.request_hash(request.get_data(cache=True))
-    with create_session() as session:
-        stored = idempotency.find(session, scope=spec.name, client=client, key=key)
-    if stored is not None:
-        if stored.request_hash != hashed:
-            raise Conflict(
-                "This Idempotency-Key was used for a different request", code="IDEMPOTENCY_KEY_REUSED"
-            )
-        response = jsonify(stored.body)
-        response.status_code = stored.status_code
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
-    response = produce()
-    if response.status_code < 300:
-        with create_session() as session:
-            idempotency.remember(
-                session,
-                scope=spec.name,
-                client=client,
-                key=key,
-                hashed=hashed,
-                status_code=response.status_code,
-                body=response.get_json(),
-            )
+    hashed = request_fingerprint()
+    held = _STORE.reserve(scope=spec.name, client=client, key=key, hashed=hashed)
+    if isinstance(held, idempotency.Existing):
+        return _replay(held, hashed)
+    try:
+        response = produce()
+    except BaseException:
+        _release(held)
+        raise
+    if not 200 <= response.status_code < 300:
+        _release(held)
+    elif not _STORE.complete(held, status_code=response.status_code, body=response.get_json(silent=True)):
+        log.warning("Idempotency-Key reservation of %s expired before its answer was stored", spec.name)
     return response
+
+
+def request_fingerprint() -> str:
+    """What makes two requests the same one: path (with its parameters), query string and body."""
+    return idempotency.request_hash(request.path.encode(), request.query_string, request.get_data(cache=True))
+
+
+def _replay(held: idempotency.Existing, hashed: str) -> Response:
+    if held.request_hash != hashed:
+        raise Conflict("This Idempotency-Key was used for a different request", code="IDEMPOTENCY_KEY_REUSED")
+    if held.in_progress:
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress; retry later",
+            code="IDEMPOTENCY_KEY_IN_PROGRESS",
+        )
+    response = jsonify(held.body)
+    response.status_code = held.status_code
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _release(held: idempotency.Reservation) -> None:
+    try:
+        _STORE.release(held)
+    except Exception:  # the request's own error matters more; the reservation expires anyway
+        log.exception("Could not release an Idempotency-Key reservation")
 
 
 def to_jsonable(value: Any) -> Any:

@@ -1,8 +1,13 @@
 """Who is calling, and may they do this? Identity and permissions come from Airflow's auth manager.
 
 Credentials, in this order: ``X-API-Key`` (a Headrace key), ``Authorization: Bearer <Airflow JWT>``,
-the Airflow UI cookie ``_token``. A key acts on behalf of the user who created it, narrowed by its
-scopes, so every permission check goes through the auth manager for keys and tokens alike.
+the Airflow UI cookie ``_token``. A key acts on behalf of the user who created it, as the auth
+manager knows that user now, narrowed by its scopes, so every permission check goes through the auth
+manager for keys and tokens alike.
+
+The browser attaches the cookie to requests that other sites make too (``SameSite=Lax`` still lets
+sibling subdomains post), so the cookie alone never authorizes a state-changing request: it must
+also prove it comes from a page of this origin (see :func:`_same_origin`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from airflow.api_fastapi.app import get_auth_manager
@@ -26,14 +32,16 @@ from airflow.api_fastapi.auth.managers.models.resource_details import (
     DagAccessEntity,
     DagDetails,
 )
+from airflow.configuration import conf
 from airflow.utils.session import create_session
 from flask import g, request
 
-from headrace.api.errors import Forbidden, Unauthorized
-from headrace.api.services import api_keys
+from headrace.api.errors import ApiError, Forbidden, Unauthorized
+from headrace.api.services import api_keys, auth
 from headrace.api.services.api_keys import Scope
 
 API_KEY_HEADER = "X-API-Key"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,9 @@ class Principal:
 
     @property
     def rate_limit_key(self) -> str:
-        return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user.get_id()}"
+        """The user, also for API keys: the keys of one owner share the owner's budget, so that
+        minting keys does not multiply it."""
+        return f"user:{self.user.get_id()}"
 
 
 def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -81,24 +91,18 @@ def user_from_jwt(token: str) -> tuple[BaseUser, dict[str, Any]]:
 def _authenticate() -> Principal | None:
     presented_key = request.headers.get(API_KEY_HEADER)
     if presented_key is not None:
-        now = datetime.now(UTC)
-        with create_session() as session:
-            key = api_keys.verify(session, presented_key.strip(), now=now)
-            if key is None:
-                raise Unauthorized("Invalid, expired or revoked API key", code="INVALID_API_KEY")
-            user = get_auth_manager().deserialize_user(key.owner_claims)
-            return Principal(
-                user=user,
-                kind="api_key",
-                api_key_id=key.id,
-                scopes=tuple(key.scopes),
-                expires_at=key.expires_at,
-            )
+        return _from_api_key(presented_key.strip())
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         token = token.strip()
     else:
         token = request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+        if token and request.method not in SAFE_METHODS and not _same_origin():
+            raise Forbidden(
+                "Cross-site request refused: the Airflow UI cookie authorizes changes only from pages "
+                "of this site; API clients send 'Authorization: Bearer <token>' or 'X-API-Key'",
+                code="CSRF_CHECK_FAILED",
+            )
     if not token:
         return None
     user, claims = user_from_jwt(token)
@@ -111,17 +115,52 @@ def _authenticate() -> Principal | None:
     )
 
 
+def _from_api_key(presented: str) -> Principal:
+    """The principal of a live key: its owner as the auth manager knows them now, not as they were
+    when the key was created."""
+    with create_session() as session:
+        key = api_keys.verify(session, presented, now=datetime.now(UTC))
+        if key is None:
+            raise Unauthorized("Invalid, expired or revoked API key", code="INVALID_API_KEY")
+        user = auth.current_user(key.owner_claims)
+        if user is None:
+            raise Unauthorized("The owner of this API key no longer exists", code="INVALID_API_KEY")
+        return Principal(
+            user=user, kind="api_key", api_key_id=key.id, scopes=tuple(key.scopes), expires_at=key.expires_at
+        )
+
+
+def _same_origin() -> bool:
+    """Does this request come from a page of this origin? The standard browser signals, in order:
+
+    - ``Sec-Fetch-Site`` (fetch metadata, sent by every current browser) must be ``same-origin``;
+    - else ``Origin`` (sent by browsers with every non-GET request) must name this host, as the
+      request addresses it or as ``[api] base_url`` names it.
+
+    A request with neither is not from a browser page, and proves nothing.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin", "")
+    if not origin or origin == "null":
+        return False
+    hosts = {request.host, urlsplit(conf.get("api", "base_url", fallback="") or "").netloc} - {""}
+    return urlsplit(origin).netloc in hosts
+
+
 def current_principal() -> Principal | None:
     """The caller of this request (cached), None when no credentials were sent.
 
-    Raises Unauthorized when credentials were sent but are not valid.
+    Raises Unauthorized when credentials were sent but are not valid, Forbidden when the cookie was
+    sent with a cross-site state-changing request.
     """
     if "headrace_principal" not in g:
         try:
             g.headrace_principal = _authenticate()
-        except Unauthorized as exc:
+        except ApiError as exc:
             g.headrace_principal = exc
-    if isinstance(g.headrace_principal, Unauthorized):
+    if isinstance(g.headrace_principal, ApiError):
         raise g.headrace_principal
     return g.headrace_principal
 

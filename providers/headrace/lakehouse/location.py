@@ -6,12 +6,20 @@ storage options, pyiceberg properties); this is the one place that translates.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pyarrow.fs as pafs
 
-from headrace.storage import S3Settings
+from headrace.storage import ReservedLocation, S3Settings, s3_location
+
+# Spark ingestion and transforms stage Delta and Hive-style tables' files in this folder next to the
+# catalog's folder (headrace.ingestion.spark.engine.staging_uri); the Arrow engine stages inside the
+# table's own folder.
+STAGING_FOLDER = ".headrace-staging"
 
 
 @dataclass(frozen=True)
@@ -76,3 +84,56 @@ class Location:
         fs, path = self.filesystem()
         if fs.get_file_info(path).type != pafs.FileType.NotFound:
             fs.delete_dir(path)
+
+
+def _is_uri(uri: str) -> bool:
+    return s3_location(uri) is not None or ("://" in uri and uri[:5].lower() != "file:")
+
+
+def _local(uri: str) -> str:
+    return unquote(urlsplit(uri).path) if uri[:5].lower() == "file:" else uri
+
+
+def staging_location(catalog_location: str) -> str:
+    """The folder where Spark stages files for the catalog at ``catalog_location``: the parent's
+    ``.headrace-staging``, or the catalog's own when it has no parent (a bucket root, ``/``)."""
+    location = catalog_location.rstrip("/")
+    parent, _, _name = location.rpartition("/")
+    if not parent or parent.endswith(":/") or parent.endswith(":"):
+        return f"{location}/{STAGING_FOLDER}"
+    return f"{parent}/{STAGING_FOLDER}"
+
+
+def reserved_locations(warehouse: str, catalog_locations: Iterable[str]) -> list[ReservedLocation]:
+    """Where table data and staged files live: the warehouse, each catalog's folder (its tables,
+    their metadata and the Arrow engine's staging) and the Spark staging folder beside it."""
+    uris = [warehouse]
+    for location in catalog_locations:
+        uris += [location, staging_location(location)]
+    return [ReservedLocation(uri) for uri in dict.fromkeys(u for u in uris if u)]
+
+
+def display_location(uri: str, roots: Sequence[str | os.PathLike[str]]) -> str:
+    """``uri`` as the API shows it, never an absolute server path.
+
+    ``s3://`` (and other) URIs are shown as they are. A local path or ``file:`` URI is shown
+    relative to the first of ``roots`` (local folders) that holds it, as a POSIX path; both the
+    paths as configured and as resolved (symlinks followed) are tried. A path in none of them is
+    shown by its last name only.
+    """
+    if _is_uri(uri):
+        return uri
+    path = Path(os.path.normpath(os.path.abspath(_local(uri))))
+    for root in roots:
+        base = Path(os.path.normpath(os.path.abspath(os.fspath(root))))
+        for candidate, folder in ((path, base), (path.resolve(), base.resolve())):
+            if candidate != folder and candidate.is_relative_to(folder):
+                return candidate.relative_to(folder).as_posix()
+    return path.name
+
+
+def parent_folder(uri: str) -> str | None:
+    """The local folder holding ``uri`` (a local path or ``file:`` URI), None for URIs."""
+    if _is_uri(uri) or not uri:
+        return None
+    return os.path.dirname(os.path.normpath(os.path.abspath(_local(uri))))

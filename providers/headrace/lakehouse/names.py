@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+_NAME = re.compile(NAME_PATTERN)
 MAX_NAME_LENGTH = 64
 
 

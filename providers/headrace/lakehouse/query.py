@@ -6,6 +6,8 @@ table is resolved to Arrow data by the caller's resolver, registered in a fresh 
 generated name, and the query is rewritten to point at those names. DuckDB is locked down (no external
 access, no extension auto-install/auto-load, no Python replacement scans, configuration locked) before the
 user's query runs, so even a query that slipped past the parse checks cannot touch files or the network.
+:func:`run_query` (the Query API) runs DuckDB in a child process held to :class:`QueryLimits` and killed at
+its timeout (see :mod:`headrace.lakehouse.sandbox` for why DuckDB's own limits are not enough).
 
 Plain Python: no Flask, no Airflow.
 """
@@ -35,12 +37,15 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Tokenizer, TokenType
 
+from headrace.lakehouse import sandbox
 from headrace.lakehouse.names import InvalidName, validate_name
+from headrace.lakehouse.sandbox import QueryLimits
 
 __all__ = [
     "Column",
     "PreparedQuery",
     "QueryError",
+    "QueryLimits",
     "QueryResult",
     "TableNotFound",
     "TableRef",
@@ -380,28 +385,6 @@ def _rewrite(
 
 
 # --------------------------------------------------------------------------------------- execution
-_LOCKDOWN = (
-    "SET TimeZone = 'UTC'",
-    "SET python_enable_replacements = false",
-    "SET enable_external_access = false",
-    "SET autoinstall_known_extensions = false",
-    "SET autoload_known_extensions = false",
-    "SET lock_configuration = true",
-)
-
-
-def _locked_connection() -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB that cannot reach files, the network, extensions or its own settings."""
-    connection = duckdb.connect(":memory:")
-    try:
-        for statement in _LOCKDOWN:
-            connection.execute(statement)
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
 def _execute(
     connection: duckdb.DuckDBPyConnection,
     sql: str,
@@ -444,7 +427,7 @@ def _execute(
     return columns, table
 
 
-def _duckdb_message(exc: Exception, rename: dict[str, str]) -> str:
+def _duckdb_message(exc: Exception | str, rename: dict[str, str]) -> str:
     # drop DuckDB's "LINE 1: ..." excerpt: it quotes the rewritten SQL, not what the user sent
     message = re.split(r"\n\s*LINE \d+:", str(exc), maxsplit=1)[0].strip()
     for generated, original in rename.items():
@@ -461,8 +444,9 @@ def _run_sql(
     rename: dict[str, str] | None = None,
     params: list[Any] | None = None,
 ) -> tuple[list[Column], pa.Table]:
-    """Execute already-checked SQL over ``tables`` (registered under their keys) on a locked connection."""
-    connection = _locked_connection()
+    """Execute already-checked SQL over ``tables`` (registered under their keys) on a locked connection,
+    in this process: for checks and transforms, which run in their own task process."""
+    connection = sandbox.locked_connection()
     try:
         for name, data in tables.items():
             connection.register(name, data)
@@ -518,11 +502,15 @@ def prepare_query(sql: str, *, default_catalog: str | None = None) -> PreparedQu
     return PreparedQuery(_rewrite(expression, names, default_catalog), names, uses)
 
 
-def _resolve_tables(prepared: PreparedQuery, resolve: Resolver) -> dict[str, ArrowData]:
+def _resolve_tables(
+    prepared: PreparedQuery, resolve: Resolver, *, collect: bool = True
+) -> dict[str, ArrowData]:
+    """Each table's data under its generated name; with ``collect``, a reader the query scans more than
+    once is read into a table here (the sandbox does that in its own process instead)."""
     tables: dict[str, ArrowData] = {}
     for ref, name in prepared.names.items():
         data = resolve(ref)
-        if isinstance(data, pa.RecordBatchReader) and prepared.uses[ref] > 1:
+        if collect and isinstance(data, pa.RecordBatchReader) and prepared.uses[ref] > 1:
             data = data.read_all()  # a reader can be scanned once; the query scans this table twice
         if not isinstance(data, pa.Table | ds.Dataset | pa.RecordBatchReader):
             raise TypeError(f"resolver returned {type(data).__name__} for {ref}; expected Arrow data")
@@ -557,15 +545,26 @@ def run_query(
     default_catalog: str | None = None,
     limit: int = 1000,
     timeout_seconds: float = 30.0,
+    limits: QueryLimits | None = None,
 ) -> QueryResult:
-    """Run one read-only query over resolved lakehouse tables; at most ``limit`` rows come back."""
+    """Run one read-only query over resolved lakehouse tables; at most ``limit`` rows come back.
+
+    DuckDB runs in a child process held to ``limits`` (default: 1GB, 2 threads) and killed after
+    ``timeout_seconds``: QUERY_MEMORY_LIMIT, QUERY_TIMEOUT, QUERY_RESULT_TOO_LARGE otherwise.
+    """
     started = time.perf_counter()
     _validate_options(default_catalog, limit, timeout_seconds)
+    limits = limits or QueryLimits()
     prepared = prepare_query(sql, default_catalog=default_catalog)
-    tables = _resolve_tables(prepared, resolve)
-    columns, table = _run_sql(
-        prepared.sql(), tables, limit=limit, timeout_seconds=timeout_seconds, rename=prepared.rename
-    )
+    tables = _resolve_tables(prepared, resolve, collect=False)
+    uses = {prepared.names[ref]: count for ref, count in prepared.uses.items()}
+    try:
+        names, table = sandbox.run(
+            prepared.sql(), tables, uses=uses, limit=limit, timeout_seconds=timeout_seconds, limits=limits
+        )
+    except sandbox.SandboxError as exc:
+        raise _sandbox_error(exc, limits, timeout_seconds, prepared.rename) from None
+    columns = [Column(name, kind) for name, kind in names]
     truncated = table.num_rows > limit
     if truncated:
         table = table.slice(0, limit)
@@ -580,6 +579,31 @@ def run_query(
         truncated=truncated,
         elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
     )
+
+
+def _sandbox_error(
+    exc: sandbox.SandboxError, limits: QueryLimits, timeout_seconds: float, rename: dict[str, str]
+) -> QueryError:
+    """Why the sandbox gave no result, in the caller's terms (table names as written, the option to raise)."""
+    if exc.failure == "timeout":
+        message = f"The query did not finish within {timeout_seconds:g} seconds."
+        return QueryError(message, code="QUERY_TIMEOUT")
+    if exc.failure == "memory":
+        return QueryError(
+            f"The query needs more memory than the {limits.memory_limit} one query may use; simplify it, "
+            "or ask an administrator to raise [headrace] query_memory_limit.",
+            code="QUERY_MEMORY_LIMIT",
+        )
+    if exc.failure == "result_too_large":
+        return QueryError(
+            f"The result is larger than {sandbox.MAX_RESULT_BYTES // 2**20} MiB; "
+            "ask for fewer rows (limit) or fewer or smaller columns.",
+            code="QUERY_RESULT_TOO_LARGE",
+            field="limit",
+        )
+    if exc.failure == "no_result":
+        return QueryError(exc.message, code="READ_ONLY")
+    return QueryError(_duckdb_message(exc.message, rename), code="QUERY_FAILED")
 
 
 # -------------------------------------------------------------------------------- JSON-ready values

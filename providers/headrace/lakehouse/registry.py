@@ -67,6 +67,11 @@ class CatalogRegistry:
         with Session(self._engine) as session:
             return [row.info() for row in session.scalars(select(CatalogRow).order_by(CatalogRow.name))]
 
+    def locations(self) -> list[str]:
+        """Every catalog's location as stored (each catalog keeps the one it was created with)."""
+        with Session(self._engine) as session:
+            return list(session.scalars(select(CatalogRow.location).order_by(CatalogRow.name)))
+
     def get(self, name: str) -> CatalogInfo:
         with Session(self._engine) as session:
             row = session.get(CatalogRow, name)

@@ -16,11 +16,11 @@ from headrace.lakehouse.catalogs.delta import DeltaCatalog
 from headrace.lakehouse.catalogs.hive import HiveCatalog
 from headrace.lakehouse.catalogs.iceberg import IcebergCatalog
 from headrace.lakehouse.errors import CatalogNotEmpty, LakehouseError
-from headrace.lakehouse.location import Location
+from headrace.lakehouse.location import Location, reserved_locations
 from headrace.lakehouse.models import CatalogInfo, CatalogType, SchemaTree, TableMetadata
 from headrace.lakehouse.names import validate_name
 from headrace.lakehouse.registry import CatalogRegistry, catalog_engine
-from headrace.storage import S3Settings
+from headrace.storage import ReservedLocation, S3Settings
 
 _FORMATS: dict[CatalogType, type[FormatCatalog]] = {
     CatalogType.ICEBERG: IcebergCatalog,
@@ -41,6 +41,13 @@ class CatalogStats:
     catalog: str
     schema_count: int
     table_count: int
+
+
+def lakehouse_locations(catalog_uri: str, warehouse: str) -> list[ReservedLocation]:
+    """The reserved locations of the lakehouse of ``catalog_uri`` and ``warehouse``: the warehouse,
+    every registered catalog's location (whatever warehouse it was created in) and the staging folder
+    beside each (:func:`headrace.lakehouse.location.reserved_locations`). Needs no S3 credentials."""
+    return reserved_locations(warehouse, CatalogRegistry(catalog_engine(catalog_uri)).locations())
 
 
 class Lakehouse:
@@ -101,6 +108,11 @@ class Lakehouse:
         self.registry.remove(name)
         return tables
 
+    def reserved_locations(self) -> list[ReservedLocation]:
+        """Where this lakehouse keeps table data and staged files, which uploads must not reach
+        (see :func:`lakehouse_locations`)."""
+        return reserved_locations(self.settings.warehouse, self.registry.locations())
+
     def open(self, name: str) -> FormatCatalog:
         info = self.get_catalog(name)
         return _FORMATS[info.type](info, Location(info.location, self.settings.s3), self.settings.catalog_uri)
@@ -138,6 +150,7 @@ class Lakehouse:
         default_catalog: str | None = None,
         limit: int = 1000,
         timeout_seconds: float = 30.0,
+        limits: query.QueryLimits | None = None,
     ) -> query.QueryResult:
         """Read-only SQL over ``catalog.schema.table`` names of every catalog."""
         return query.run_query(
@@ -146,6 +159,7 @@ class Lakehouse:
             default_catalog=default_catalog,
             limit=limit,
             timeout_seconds=timeout_seconds,
+            limits=limits,
         )
 
     def _resolve(self, ref: query.TableRef) -> pa.Table | ds.Dataset | pa.RecordBatchReader:

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from headrace.storage.paths import ObjectPath, validate_bucket, validate_key
+from headrace.storage.paths import ObjectPath, s3_location, validate_bucket, validate_key
 
 _ENCODING_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
 # The data formats Headrace stores, which the system's mimetypes tables miss or get wrong (.orc is
@@ -100,6 +100,10 @@ class ObjectStore(abc.ABC):
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """The object's info, or None when there is no object under ``key``."""
 
+    def has_object(self, bucket: str, key: str) -> bool:
+        """Whether an object exists under ``key`` (e.g. to tell a caller that a put replaces it)."""
+        return self.head(bucket, key) is not None
+
     @abc.abstractmethod
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix`` (a plain string prefix), sorted by key."""
@@ -122,3 +126,18 @@ class ObjectStore(abc.ABC):
     def local_path(self, bucket: str, key: str) -> Path | None:
         """The file behind the object when the store is a local folder, else None."""
         return None
+
+    def lies_in(self, location: str, bucket: str, key: str = "") -> bool:
+        """Whether the object ``bucket/key`` (the whole bucket when ``key`` is empty) is at or below
+        ``location``; bucket and key must be valid (see :mod:`headrace.storage.reserved`).
+
+        ``s3://bucket/prefix`` is compared by name in every store: the key is the prefix itself or
+        starts with ``prefix/``, and a bucket lies in a location only when the prefix is empty.
+        """
+        target = s3_location(location)
+        if target is None or target[0] != bucket:
+            return False
+        prefix = target[1]
+        if not prefix:
+            return True
+        return bool(key) and (key == prefix or key.startswith(prefix + "/"))

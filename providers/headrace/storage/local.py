@@ -14,9 +14,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from headrace.storage.base import BucketNotFound, ObjectInfo, ObjectNotFound, ObjectStore, guess_content_type
-from headrace.storage.paths import InvalidObjectName, validate_bucket, validate_key, validate_prefix
+from headrace.storage.paths import (
+    InvalidObjectName,
+    s3_location,
+    validate_bucket,
+    validate_key,
+    validate_prefix,
+    validate_segments,
+)
 
 TEMP_PREFIX = ".headrace-tmp-"
 TEMP_SUFFIX = ".part"
@@ -35,6 +43,17 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _local_folder(location: str) -> Path | None:
+    """The resolved folder of a local path or ``file:`` URI; None for ``s3://`` and other URIs."""
+    if not location or s3_location(location) is not None:
+        return None
+    if location[:5].lower() == "file:":
+        location = unquote(urlsplit(location).path)
+    elif "://" in location:
+        return None
+    return Path(location).resolve()
 
 
 class LocalObjectStore(ObjectStore):
@@ -72,6 +91,7 @@ class LocalObjectStore(ObjectStore):
     def _checked(self, bucket: str, key: str) -> Path:
         validate_bucket(bucket)
         validate_key(key)
+        validate_segments(key)  # the filesystem cannot hold longer names (an OSError otherwise)
         if _is_temp(key.rpartition("/")[2]):
             raise InvalidObjectName("key", f"names matching {TEMP_PREFIX}*{TEMP_SUFFIX} are reserved")
         self._require_bucket(bucket)
@@ -213,3 +233,13 @@ class LocalObjectStore(ObjectStore):
         validate_bucket(bucket)
         validate_key(key)
         return self._path_for(bucket, key)
+
+    def lies_in(self, location: str, bucket: str, key: str = "") -> bool:
+        """As :meth:`ObjectStore.lies_in`; a local folder or ``file:`` URI is compared with the
+        object's file (or the bucket's folder) by resolved path, so symlinks cannot hide it."""
+        folder = _local_folder(location)
+        if folder is None:
+            return super().lies_in(location, bucket, key)
+        validate_bucket(bucket)
+        target = self._path_for(bucket, validate_key(key)) if key else self._bucket_dir(bucket)
+        return target.is_relative_to(folder)

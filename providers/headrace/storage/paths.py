@@ -16,6 +16,9 @@ _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _MAX_KEY_BYTES = 1024
+# NAME_MAX of the usual local filesystems (ext4, XFS, APFS): a longer file or folder name cannot be
+# stored in the local store, so names that must work in both modes (uploads) are held to it.
+MAX_SEGMENT_BYTES = 255
 _SCHEMES = ("s3://", "s3a://")
 
 
@@ -73,6 +76,23 @@ def validate_key(key: str, field: str = "key") -> str:
     return key
 
 
+def validate_segments(key: str, field: str = "key") -> str:
+    """Return ``key`` if none of its '/'-separated names is longer than :data:`MAX_SEGMENT_BYTES`.
+
+    Apart from :func:`validate_key`: S3 takes longer names, and objects other tools wrote there must
+    stay readable. Everything that *creates* objects in both modes checks this too.
+    """
+    for segment in key.split("/"):
+        size = len(segment.encode("utf-8", "surrogatepass"))
+        if size > MAX_SEGMENT_BYTES:
+            raise InvalidObjectName(
+                field,
+                f"each '/'-separated name must be at most {MAX_SEGMENT_BYTES} bytes in UTF-8 "
+                f"(one has {size})",
+            )
+    return key
+
+
 def validate_prefix(prefix: str, field: str = "key") -> str:
     """Return ``prefix`` if it is empty or a valid key, optionally followed by one '/'."""
     if prefix == "":
@@ -95,6 +115,22 @@ class ObjectPath:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+def s3_location(uri: str) -> tuple[str, str] | None:
+    """``s3://bucket/prefix`` (or ``s3a://``) as ``(bucket, prefix)``, the prefix without empty
+    segments or surrounding slashes; None for anything else (a local path, ``file:`` URI...).
+
+    Unlike :func:`parse_path` nothing is validated: this reads locations from configuration, which
+    need not follow the rules for keys that callers send.
+    """
+    if not isinstance(uri, str):
+        return None
+    scheme = next((s for s in _SCHEMES if uri[: len(s)].lower() == s), None)
+    if scheme is None:
+        return None
+    bucket, _, prefix = uri[len(scheme) :].partition("/")
+    return bucket, "/".join(segment for segment in prefix.split("/") if segment)
 
 
 def parse_path(uri: str) -> ObjectPath:

@@ -32,6 +32,7 @@ TRANSFER_CONFIG = TransferConfig(
 TRANSFER_CONFIG.max_in_memory_upload_chunks = 2
 _DELETE_BATCH = 1000
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_FORBIDDEN = {"403", "AccessDenied", "Forbidden"}
 
 
 def _code(error: ClientError) -> str:
@@ -169,6 +170,16 @@ class S3ObjectStore(ObjectStore):
             last_modified=response["LastModified"].astimezone(UTC),
             content_type=response.get("ContentType"),
         )
+
+    def has_object(self, bucket: str, key: str) -> bool:
+        """As :meth:`head`, except that a 403 counts as no object: S3 answers HEAD of a missing key
+        with 403 to credentials without ``s3:ListBucket``, which may still write the key."""
+        try:
+            return self.head(bucket, key) is not None
+        except ClientError as exc:
+            if _code(exc) in _FORBIDDEN:
+                return False
+            raise
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Pages through ListObjectsV2 lazily; listings carry no content type, so it is None."""

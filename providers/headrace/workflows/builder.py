@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, TaskGroup
 
+from headrace.workflows.identifiers import FILTERS, IDENTIFIER
 from headrace.workflows.plan import DagPlan, import_path, located
 from headrace.workflows.source import FieldPath
 
@@ -30,6 +31,8 @@ def dag_arguments(plan: DagPlan) -> dict[str, Any]:
         "params": {name: Param(**param_arguments(spec)) for name, spec in definition.params.items()},
         "render_template_as_native_obj": True,
     }
+    if plan.filters:
+        args["user_defined_filters"] = {name: FILTERS[name] for name in plan.filters}
     if definition.start_date is not None:
         args["start_date"] = start_datetime(definition.start_date)
     if definition.max_active_runs is not None:
@@ -52,9 +55,14 @@ def start_datetime(value: Any) -> datetime:
 
 
 def param_arguments(spec: Any) -> dict[str, Any]:
-    param: dict[str, Any] = {"default": spec.default, "type": spec.type}
+    """``Param(...)`` keyword arguments: the JSON Schema Airflow checks a run's value against (its
+    trigger form and REST API too); an ``identifier`` is a string with the identifier pattern."""
+    kind = "string" if spec.type == "identifier" else spec.type
+    param: dict[str, Any] = {"default": spec.default, "type": kind}
     if spec.default is None:
-        param["type"] = [spec.type, "null"]
+        param["type"] = [kind, "null"]
+    if spec.type == "identifier":
+        param["pattern"] = IDENTIFIER
     if spec.description:
         param["description"] = spec.description
     if spec.enum:

@@ -1,9 +1,11 @@
 """Command line: ``validate`` (a dry run that builds each DAG), ``schema`` and ``render``.
 
-``python -m headrace.workflows validate PATH...`` checks files or folders of definitions exactly as
-the loader would (parsing, the model, templates, dependencies, schedules, operator arguments, and
-building the DAG) and prints ``file:line: field: message`` for each problem; the exit code is 1 when
-any file is bad, 2 for a usage error.
+``python -m headrace.workflows validate [PATH...]`` checks files or folders of definitions exactly as
+the loader would (parsing, the model, templates, dependencies, schedules, operator arguments, what
+run parameters may reach, and building the DAG) and prints ``file:line: field: message`` for each
+problem; the exit code is 1 when any file is bad, 2 for a usage error. Without a PATH it checks what
+the loader reads: ``[headrace] workflows_folder`` and ``[headrace] definitions_folder`` together
+(duplicate ids across them included).
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m headrace.workflows", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="build every definition's DAG; report problems")
-    validate.add_argument("paths", nargs="+", type=Path, help="definition files or folders")
+    validate.add_argument(
+        "paths", nargs="*", type=Path, help="definition files or folders (default: the loader's two folders)"
+    )
     commands.add_parser("schema", help="print the JSON Schema of a definition")
     render = commands.add_parser("render", help="print a standalone Python DAG file for a definition")
-    render.add_argument("workflow", help="a workflow id in the workflows folder, or a definition file")
-    render.add_argument("--folder", type=Path, help="workflows folder (default: [headrace] workflows_folder)")
+    render.add_argument("workflow", help="a workflow id the loader reads, or a definition file")
+    render.add_argument(
+        "--folder",
+        type=Path,
+        help="look the id up in this folder only "
+        "(default: [headrace] workflows_folder and definitions_folder)",
+    )
     args = parser.parse_args(argv)
     if args.command == "schema":
         return _schema()
@@ -56,6 +65,8 @@ def _validate(paths: list[Path]) -> int:
     from headrace.workflows.builder import build_dag
     from headrace.workflows.plan import plan_file
 
+    if not paths:
+        return _validate_configured()
     missing = [p for p in paths if not p.exists()]
     if missing:
         print(f"no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
@@ -81,20 +92,38 @@ def _validate(paths: list[Path]) -> int:
     return 1 if bad else 0
 
 
+def _validate_configured() -> int:
+    """The loader's own pass over both configured folders, as a dry run."""
+    from headrace.workflows.loader import configured_folders, load_folders
+
+    folders = configured_folders()
+    result = load_folders(folders)
+    for dag_id, dag in result.dags.items():
+        print(f"{result.plans[dag_id].name}: ok: DAG {dag_id} with {len(dag.tasks)} task(s)")
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    bad = len({p.file for p in result.problems})
+    print(f"{len(result.dags)} valid, {bad} invalid (in {', '.join(map(str, folders))})", file=sys.stderr)
+    return 1 if bad else 0
+
+
 def _render(workflow: str, folder: Path | None) -> int:
     from headrace.workflows.plan import plan_file
     from headrace.workflows.render import render
 
     path = Path(workflow)
+    templates = path.parent / "templates"
     if not path.is_file():
         from headrace.workflows.repository import WorkflowRepository
 
-        path = WorkflowRepository(folder).path_of(workflow)
+        repo = WorkflowRepository(folder)
+        path = repo.path_of(workflow)
         if path is None:
-            print(f"no workflow '{workflow}' in {WorkflowRepository(folder).folder}", file=sys.stderr)
+            print(f"no workflow '{workflow}' in {', '.join(map(str, repo.folders))}", file=sys.stderr)
             return 2
+        templates = repo.templates_folder
     try:
-        plan = plan_file(path, templates_folder=path.parent / "templates")
+        plan = plan_file(path, templates_folder=templates)
     except DefinitionError as exc:
         print(exc, file=sys.stderr)
         return 1

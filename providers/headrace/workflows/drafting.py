@@ -5,7 +5,10 @@ and every rule can be read here. Each rule marks the characters it used; whateve
 rule used comes back as a ``could not place "..."`` warning, so nothing the user wrote is dropped
 silently. Nothing is invented either: hosts, connection ids and SQL come only from the sentence or
 from the :class:`Vocabulary` (what exists in Airflow and Headrace). When a value is missing, the
-draft names a run parameter or leaves the step out, and says so in ``warnings``.
+draft says so in ``warnings``: a table becomes a run parameter of type ``identifier`` (quoted into
+the SQL by the ``identifier`` filter); a connection id never does (whoever triggers a run must not
+pick the database), so it is Airflow's conventional ``<type>_default``, to create, or to replace in
+the sentence (``from PostgreSQL connection pg_prod``) or when deploying.
 
 Rules, in the order they run (earlier rules take their words first):
 
@@ -14,7 +17,8 @@ Rules, in the order they run (earlier rules take their words first):
 3. check clauses (``check``/``verify``/``ensure``/``make sure`` ...): unique, not null, accepted
    values, row count and freshness;
 4. file type words (csv, json, parquet, avro, orc, tsv) and write modes (overwrite, append, merge on);
-5. databases by name (``from PostgreSQL``, ``to ClickHouse table analytics.sales``);
+5. databases by name (``from PostgreSQL``, ``to ClickHouse table analytics.sales``,
+   ``from PostgreSQL connection pg_prod``);
 6. lakehouse tables (``into catalog.schema.table``, ``into table schema.table``);
 7. the subject (``Load sales data`` names the table ``sales``);
 8. the schedule (daily, every 15 minutes, at 2am, every monday, cron ...).
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headrace.storage.filetypes import FileType, type_from_name
+from headrace.workflows.identifiers import FILTER, select_all, table
 from headrace.workflows.model import WORKFLOW_ID
 from headrace.workflows.schedule import ScheduleError, parse_schedule
 
@@ -96,6 +101,25 @@ _DISPLAY = {
     "wasb": "Azure Blob Storage",
 }
 _LABEL = {"gcpbigquery": "bigquery", "aws": "s3", "google_cloud_platform": "gcs", "wasb": "azure_blob"}
+# Airflow connection type -> the sqlglot dialect its SQL (and quoting) is written in.
+_DIALECTS = {
+    "postgres": "postgres",
+    "mysql": "mysql",
+    "mssql": "tsql",
+    "oracle": "oracle",
+    "snowflake": "snowflake",
+    "gcpbigquery": "bigquery",
+    "redshift": "redshift",
+    "clickhouse": "clickhouse",
+    "sqlite": "sqlite",
+    "duckdb": "duckdb",
+    "trino": "trino",
+    "presto": "presto",
+    "teradata": "teradata",
+    "databricks": "databricks",
+    "hiveserver2": "hive",
+    "exasol": "exasol",
+}
 
 # Words that carry no placeable meaning on their own: never reported as "could not place".
 _STOP_WORDS = (
@@ -107,6 +131,7 @@ _STOP_WORDS = (
 _STOP = frozenset(_STOP_WORDS.split())
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_CONN_ID = r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?<![.-])"
 _PART = r"[A-Za-z0-9_-]+"
 _DOTTED = rf"(?<![\w.-]){_PART}(?:\.{_PART}){{1,2}}(?![\w-]|\.\w)"  # schema.table or catalog.schema.table
 _TABLE = rf"(?<![\w.-]){_PART}(?:\.{_PART}){{0,2}}(?![\w-]|\.\w)"
@@ -327,6 +352,7 @@ class _System:
     kind: str  # Airflow connection type
     word: str  # as written
     table: str | None = None
+    conn_id: str | None = None  # named in the sentence ("from PostgreSQL connection pg_prod")
 
 
 class _Parser:
@@ -544,10 +570,12 @@ class _Parser:
         role = _compile(
             rf"\b(?P<role>from|to|into)\s+(?:(?:the|an?|our|my)\s+)?{system}"
             rf"(?:\s+(?:database|db|warehouse|server|instance|cluster|bucket))?"
+            rf"(?:\s+(?:connection|conn)(?:\s+id)?\s+(?P<conn>{_CONN_ID}))?"
             rf"(?:\s+table\s+(?P<table>{_TABLE})|\s+(?P<dotted>{_DOTTED}))?"
         )
         for m in role.finditer(self.work):
             found = self._system(m.start(), m.group("word"), m.group("table") or m.group("dotted"))
+            found.conn_id = m.group("conn")
             (self.sources if m.group("role").lower() == "from" else self.destinations).append(found)
             self.take(m.start(), m.end())
         for m in _compile(system).finditer(self.work):  # named without from/to: fill the missing role
@@ -843,18 +871,31 @@ class _Builder:
         return None, False
 
     def _transfer(self, source: _System, destination: _System) -> dict[str, Any]:
-        """A GenericTransfer between two databases, reading the subject table."""
+        """A GenericTransfer between two databases, reading the subject table.
+
+        The SQL is built by sqlglot in each database's dialect. Without a table in the sentence, the
+        table is the run parameter ``table`` of type identifier, quoted in by the identifier filter.
+        """
         subject = source.table or self.found.subject
+        reads, writes = _DIALECTS.get(source.kind), _DIALECTS.get(destination.kind)
         if subject:
-            source_table = subject
-            destination_table = destination.table or subject.split(".")[-1]
+            sql = select_all(subject, reads)
+            destination_table = table(destination.table or subject.split(".")[-1]).sql(dialect=writes)
         else:
-            self.params["table"] = {"type": "string", "description": "Table to copy."}
-            source_table = destination_table = "{{ params.table }}"
+            self.params["table"] = {
+                "type": "identifier",
+                "description": "Table to copy: a name, or schema.name.",
+            }
+            sql = "SELECT * FROM " + _quoted_param("table", reads)
+            destination_table = (
+                table(destination.table).sql(dialect=writes)
+                if destination.table
+                else _quoted_param("table", writes)
+            )
             self.warn('no table named ("Load sales data ..."): set the run parameter "table"')
         arguments = {
-            "sql": f"SELECT * FROM {source_table}",
-            "destination_table": destination.table or destination_table,
+            "sql": sql,
+            "destination_table": destination_table,
             "source_conn_id": self._conn_id("source_conn_id", source),
             "destination_conn_id": self._conn_id("destination_conn_id", destination),
         }
@@ -877,23 +918,38 @@ class _Builder:
             "arguments": arguments,
         }
 
-    def _conn_id(self, param: str, system: _System) -> str:
-        """The only connection of the type, else a run parameter the user must set."""
+    def _conn_id(self, argument: str, system: _System) -> str:
+        """The connection the sentence names, else the only one of the type, else ``<type>_default``.
+
+        Never a run parameter: the connection is fixed in the definition, so whoever triggers a run
+        cannot point it at another database.
+        """
         ids = self.vocabulary.connections.get(system.kind, [])
+        what = f"{_display(system)} ({system.kind})"
+        if system.conn_id:
+            if system.conn_id not in ids:
+                self.warn(f'{argument}: no {what} connection "{system.conn_id}" exists yet: create it')
+            return system.conn_id
         if len(ids) == 1:
             return ids[0]
-        what = f"{_display(system)} ({system.kind})"
-        self.params[param] = {"type": "string", "description": f"Airflow connection id of {what}."}
+        default = f"{system.kind}_default"
+        role = "from" if argument.startswith("source") else "to"
+        choose = (
+            f'name one in the description ("{role} {_display(system)} connection <id>") '
+            f'or when deploying ("connections": {{"{argument}": "<id>"}})'
+        )
         if ids:
+            exists = "" if default in ids else ", which does not exist"
             self.warn(
-                f'several {what} connections ({", ".join(sorted(ids))}): set the run parameter "{param}"'
+                f"{argument}: several {what} connections ({', '.join(sorted(ids))}); "
+                f'used "{default}"{exists}: {choose}'
             )
         else:
             self.warn(
-                f"no Airflow connection of type {system.kind} exists: "
-                f'create one and set the run parameter "{param}"'
+                f"{argument}: no Airflow connection of type {system.kind} exists; used "
+                f'"{default}" (Airflow\'s default name): create it, or {choose}'
             )
-        return "{{ params." + param + " }}"
+        return default
 
     def _transforms(self, producers: dict[str, str], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         made = []
@@ -969,6 +1025,12 @@ def _ordered(warnings: list[str]) -> list[str]:
     """Assumptions first, then the phrases nobody placed (in sentence order)."""
     unplaced = [w for w in warnings if w.startswith("could not place")]
     return [w for w in warnings if w not in unplaced] + unplaced
+
+
+def _quoted_param(name: str, dialect: str | None) -> str:
+    """The run parameter ``name`` (of type identifier) as a quoted name in ``dialect``."""
+    call = f"{FILTER}({dialect!r})" if dialect else FILTER
+    return "{{ params." + name + " | " + call + " }}"
 
 
 def _display(system: _System) -> str:

@@ -1,4 +1,9 @@
-"""The shipped loader: every definition file in the workflows folder becomes one DAG.
+"""The shipped loader: every definition file of the two definition folders becomes one DAG.
+
+The folders are ``[headrace] workflows_folder`` (shipped and hand-written definitions, read first)
+and ``[headrace] definitions_folder`` (what the REST APIs deploy, outside the source checkout). A
+workflow id is defined once across both: a second file with the same id is a problem naming the
+first, which keeps its DAG. Templates come from the workflows folder's ``templates/``.
 
 Airflow records at most one import error per parsed Python file, and marks every DAG of a file with
 an import error as broken. So the work is split over two shipped DAG files:
@@ -45,17 +50,46 @@ def definition_files(folder: Path) -> list[Path]:
     )
 
 
+def definition_folders(*folders: Path | None) -> list[Path]:
+    """``folders`` without None and without repeats (the same folder named twice is read once)."""
+    found: dict[Path, Path] = {}
+    for folder in folders:
+        if folder is not None:
+            found.setdefault(Path(folder).resolve(), Path(folder))
+    return list(found.values())
+
+
+def configured_folders() -> list[Path]:
+    """``[headrace] workflows_folder``, then ``[headrace] definitions_folder``."""
+    from headrace import config
+
+    return definition_folders(config.workflows_folder(), config.definitions_folder())
+
+
 def load_folder(folder: Path, *, build: bool = True) -> FolderResult:
-    """Plan (and build) every definition in ``folder``; each failure is kept as problems."""
+    """Plan (and build) every definition in ``folder`` (templates from its ``templates/``)."""
+    return load_folders([folder], build=build)
+
+
+def load_folders(
+    folders: list[Path], *, templates_folder: Path | None = None, build: bool = True
+) -> FolderResult:
+    """Plan (and build) every definition in ``folders``, in order; each failure is kept as problems.
+
+    ``templates_folder`` defaults to the first folder's ``templates/``.
+    """
     result = FolderResult()
     origin: dict[str, Path] = {}
-    templates_folder = folder / "templates"
-    for path in definition_files(folder):
+    if templates_folder is None and folders:
+        templates_folder = folders[0] / "templates"
+    for path in (p for folder in folders for p in definition_files(folder)):
         try:
             plan = plan_file(path, templates_folder=templates_folder)
             dag_id = plan.definition.id
             if dag_id in origin:
-                message = f"workflow id '{dag_id}' is already defined by {origin[dag_id].name}"
+                first = origin[dag_id]
+                where = first.name if first.parent == path.parent else str(first)
+                message = f"workflow id '{dag_id}' is already defined by {where}"
                 raise DefinitionError([Problem(str(path), None, "id", message)])
             dag = build_dag(plan) if build else None
         except DefinitionError as exc:
@@ -72,22 +106,21 @@ def load_folder(folder: Path, *, build: bool = True) -> FolderResult:
 
 
 def load_workflows(namespace: dict[str, Any], folder: Path | None = None) -> dict[str, Any]:
-    """Put one DAG per valid definition into ``namespace`` (a DAG file's ``globals()``)."""
-    dags = load_folder(folder or _folder()).dags
+    """Put one DAG per valid definition into ``namespace`` (a DAG file's ``globals()``): those of
+    ``folder``, or of both configured folders."""
+    dags = _load(folder).dags
     namespace.update({f"workflow__{dag_id}": dag for dag_id, dag in dags.items()})
     return dags
 
 
 def raise_invalid_workflows(folder: Path | None = None) -> None:
     """Raise InvalidWorkflows naming every problem of every bad definition; return when there are none."""
-    problems = load_folder(folder or _folder()).problems
+    problems = _load(folder).problems
     if problems:
         files = len({p.file for p in problems})
         lines = "\n".join(str(p) for p in problems)
         raise InvalidWorkflows(f"{files} workflow definition file(s) cannot become DAGs:\n{lines}")
 
 
-def _folder() -> Path:
-    from headrace import config
-
-    return config.workflows_folder()
+def _load(folder: Path | None) -> FolderResult:
+    return load_folder(folder) if folder is not None else load_folders(configured_folders())

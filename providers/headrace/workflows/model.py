@@ -6,7 +6,8 @@ the JSON Schema editors use (``python -m headrace.workflows schema``) and what t
 workflows REST APIs write.
 
 Checks that need the whole definition (unique step ids, known dependencies, no cycles) live in
-:func:`graph_problems`, so each problem can name the exact entry at fault.
+:func:`graph_problems`, so each problem can name the exact entry at fault. What run input may reach
+(no templated connection ids, no free-text params in SQL) is :mod:`headrace.workflows.run_inputs`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from headrace.ingestion.spec import ExecuteConfig, Source, Target
 from headrace.lakehouse.checks import Check
+from headrace.workflows.identifiers import IDENTIFIER_RULE, is_identifier
+from headrace.workflows.run_inputs import connection_problems
 from headrace.workflows.schedule import Schedule, parse_schedule
 
 WORKFLOW_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$"
@@ -59,12 +62,25 @@ class Configuration(_Strict):
 
 
 class ParamSpec(_Strict):
-    """A run parameter: typed, with a default; the Airflow trigger form shows it."""
+    """A run parameter: typed, with a default; the Airflow trigger form shows it.
 
-    type: Literal["string", "integer", "number", "boolean", "array", "object"] = "string"
+    ``identifier`` is a table or column name (``orders``, ``sales.orders``): a string checked against
+    :data:`headrace.workflows.identifiers.IDENTIFIER` by the API and by Airflow before a run starts,
+    and put into SQL only through the ``identifier`` filter, which quotes it.
+    """
+
+    type: Literal["string", "identifier", "integer", "number", "boolean", "array", "object"] = "string"
     default: Any = None
     description: str | None = None
     enum: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _identifier_values(self) -> ParamSpec:
+        if self.type == "identifier":
+            values = [v for v in [self.default, *(self.enum or [])] if v is not None]
+            if bad := [v for v in values if not is_identifier(v)]:
+                raise ValueError(f"{bad[0]!r} is not an identifier: use {IDENTIFIER_RULE}")
+        return self
 
 
 class _Step(_Strict):
@@ -139,11 +155,20 @@ class BashStep(_Step):
     cwd: str | None = None
 
 
+def _fixed_connections(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Connection-id arguments are fixed at deploy time: a templated one would let the run choose."""
+    if problems := connection_problems(arguments):
+        raise ValueError("; ".join(problems))
+    return arguments
+
+
 class PythonStep(_Step):
     kind: Literal["python"]
     callable: str = Field(pattern=IMPORT_PATH, description="package.module:function")
     op_args: list[Any] = Field(default_factory=list)
     op_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    _op_kwargs = field_validator("op_kwargs")(_fixed_connections)
 
 
 class OperatorStep(_Step):
@@ -151,7 +176,11 @@ class OperatorStep(_Step):
 
     kind: Literal["operator"]
     operator: str = Field(pattern=IMPORT_PATH, description="package.module.OperatorClass")
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: dict[str, Any] = Field(
+        default_factory=dict, description="Connection ids (*conn_id) are fixed here, never templated."
+    )
+
+    _arguments = field_validator("arguments")(_fixed_connections)
 
 
 class TemplateStep(_Step):
@@ -206,6 +235,7 @@ class WorkflowDefinition(_Strict):
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
+    "identifier": (str,),
     "integer": (int,),
     "number": (int, float),
     "boolean": (bool,),
@@ -227,6 +257,8 @@ def param_problems(params: dict[str, ParamSpec], values: dict[str, Any]) -> list
         wrong_bool = isinstance(value, bool) and bool not in wanted
         if value is not None and (wrong_bool or not isinstance(value, wanted)):
             problems.append((name, f"must be of type {spec.type}"))
+        elif spec.type == "identifier" and value is not None and not is_identifier(value):
+            problems.append((name, f"must be an identifier: {IDENTIFIER_RULE}"))
         elif spec.enum and value not in spec.enum:
             problems.append((name, f"must be one of {spec.enum}"))
     return problems

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from headrace import config
+from headrace.workflows.identifiers import FILTER, uses_filter
 from headrace.workflows.model import (
     BashStep,
     CheckStep,
@@ -28,6 +29,7 @@ from headrace.workflows.model import (
     WorkflowDefinition,
     graph_problems,
 )
+from headrace.workflows.run_inputs import SQL_ARGUMENT, sql_problems
 from headrace.workflows.source import (
     DefinitionError,
     FieldPath,
@@ -73,6 +75,7 @@ class DagPlan:
     edges: list[tuple[str, str]]  # (upstream, downstream) keys of tasks or groups
     default_args: dict[str, Any]
     default_durations: dict[str, int]
+    filters: tuple[str, ...] = ()  # Headrace Jinja filters the tasks use (registered on the DAG)
 
 
 def plan_file(path: Path, *, templates_folder: Path | None = None) -> DagPlan:
@@ -117,7 +120,10 @@ class _Planner:
         args = {"owner": self.definition.owner, "priority_weight": self.definition.priority.weight, **args}
         if pool := config.priority_pool(self.definition.priority.value):
             args["pool"] = pool
-        return DagPlan(name, text, self.definition, self.tasks, self.groups, self.edges, args, durations)
+        filters = (FILTER,) if any(uses_filter(task.arguments) for task in self.tasks) else ()
+        return DagPlan(
+            name, text, self.definition, self.tasks, self.groups, self.edges, args, durations, filters
+        )
 
     def steps(self, steps: list[Any], path: FieldPath, scope: tuple[str, ...], within: str = "") -> None:
         """Plan ``steps`` (one level: the definition's, or a template's) inside the group ``scope``.
@@ -185,6 +191,7 @@ class _Planner:
                 args["execute_config"] = step.execute_config.model_dump(mode="json", exclude_unset=True)
         elif isinstance(step, TransformStep):
             plan.operator = TRANSFORM
+            self._sql(step.sql, (*path, "sql"))
             args.update(sql=step.sql, target=step.target, write_mode=step.write_mode)
             _put(args, merge_keys=step.merge_keys or None, default_catalog=step.default_catalog)
             _put(args, engine_id=step.engine_id)
@@ -206,9 +213,16 @@ class _Planner:
             _put(args, op_args=step.op_args or None, op_kwargs=step.op_kwargs or None)
         elif isinstance(step, OperatorStep):
             plan.operator = step.operator
+            for name, value in step.arguments.items():
+                if SQL_ARGUMENT.search(name):
+                    self._sql(value, (*path, "arguments", name))
             if not self._operator_arguments(step, path, args):
                 return None
         return plan
+
+    def _sql(self, value: Any, path: FieldPath) -> None:
+        """Run params in SQL only where they cannot change the statement (see run_inputs)."""
+        self.problems.extend((path, message) for message in sql_problems(value, self.definition.params))
 
     def _importable(self, target: str, path: FieldPath, *, want_class: bool) -> bool:
         try:

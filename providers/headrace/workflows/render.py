@@ -2,7 +2,7 @@
 
 For teams that want to leave Headrace's loader behind, review the generated code, or start from it.
 The file needs only Airflow and the operators it imports (Headrace's own for ingest, transform and
-check steps).
+check steps, and its ``identifier`` filter when SQL takes a name from a run parameter).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from headrace.workflows.builder import dag_tags, param_arguments, start_datetime
+from headrace.workflows.identifiers import FILTERS
 from headrace.workflows.plan import DagPlan
 
 _INDENT = "    "
@@ -109,6 +110,11 @@ def _dag_block(plan: DagPlan, imports: _Imports) -> list[str]:
             "{" + ", ".join(f"{n!r}: Param(**{_value(p, 2)})" for n, p in params.items()) + "}"
         )
     arguments["render_template_as_native_obj"] = "True"
+    if plan.filters:
+        filters = {
+            name: imports.use(f"{FILTERS[name].__module__}.{FILTERS[name].__name__}") for name in plan.filters
+        }
+        arguments["user_defined_filters"] = "{" + ", ".join(f"{n!r}: {f}" for n, f in filters.items()) + "}"
     if definition.start_date is not None:
         imports.modules["datetime"].update({"datetime", "timezone"})
         arguments["start_date"] = _value(start_datetime(definition.start_date), 1)

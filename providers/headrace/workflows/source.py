@@ -124,13 +124,15 @@ def pydantic_issues(
 def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
     path: list[str | int] = []
     node = data
+    tagged: Any = None  # the mapping whose union tag was skipped (pydantic puts it first, once)
     for part in loc:
         if isinstance(node, dict):
+            if tagged is not node and part in (node.get("kind"), node.get("type")):
+                tagged = node
+                continue  # the tagged union's tag, even when also a key (kind: operator, operator: ...)
             if part in node:
                 path.append(part)
                 node = node[part]
-            elif part in (node.get("kind"), node.get("type")):
-                continue  # the tagged union's tag, not a key
             else:
                 path.append(part)
                 node = None

@@ -4,6 +4,9 @@ A template is a YAML file (shipped ones in ``headrace/workflows/templates/``; a 
 own in ``<workflows folder>/templates/``) with typed ``parameters`` and ``steps`` that use them as
 ``${name}``. A value that is only ``${name}`` takes the parameter as it is (a list stays a list);
 inside longer text it is substituted as text. Airflow's own ``{{ ... }}`` templating is untouched.
+Parameters are filled in when the definition is read (deploy time), never from a run; the steps
+they make are checked like any other (table names by pattern, run params in SQL by
+:mod:`headrace.workflows.run_inputs`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,20 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
+from headrace.workflows.identifiers import IDENTIFIER
 from headrace.workflows.model import STEP_ID, ParamSpec, Step, TemplateStep
 from headrace.workflows.source import FieldPath, did_you_mean, parse_text, pydantic_issues
 
@@ -24,6 +37,7 @@ _WHOLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _PART = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TYPES: dict[str, Any] = {
     "string": str,
+    "identifier": Annotated[str, StringConstraints(pattern=IDENTIFIER)],
     "integer": int,
     "number": float,
     "boolean": bool,

@@ -46,14 +46,14 @@ def test_a_database_to_database_sentence_becomes_a_generic_transfer():
     assert step["arguments"] == {
         "sql": "SELECT * FROM sales",
         "destination_table": "sales",
-        "source_conn_id": "{{ params.source_conn_id }}",
-        "destination_conn_id": "{{ params.destination_conn_id }}",
+        "source_conn_id": "postgres_default",
+        "destination_conn_id": "clickhouse_default",
     }
-    # No connection exists: nothing is invented, the user is told which parameter to set.
-    assert set(definition["params"]) == {"source_conn_id", "destination_conn_id"}
-    assert all(p["type"] == "string" and "default" not in p for p in definition["params"].values())
-    assert any("postgres" in w and '"source_conn_id"' in w for w in result.warnings)
-    assert any("clickhouse" in w and '"destination_conn_id"' in w for w in result.warnings)
+    # No connection exists: connection ids are never run parameters (whoever triggers a run must not
+    # pick the database); the draft uses Airflow's default names and says what to create or name.
+    assert "params" not in definition
+    assert any(w.startswith("source_conn_id:") and '"postgres_default"' in w for w in result.warnings)
+    assert any(w.startswith("destination_conn_id:") and "clickhouse" in w for w in result.warnings)
     assert not any(w.startswith("could not place") for w in result.warnings)
 
 
@@ -62,19 +62,38 @@ def test_the_only_connection_of_a_type_is_used():
 
     arguments = result.definition["steps"][0]["arguments"]
     assert arguments["source_conn_id"] == "pg_prod"
-    assert arguments["destination_conn_id"] == "{{ params.destination_conn_id }}"
-    assert list(result.definition["params"]) == ["destination_conn_id"]
+    assert arguments["destination_conn_id"] == "clickhouse_default"
+    assert "params" not in result.definition
     assert not any("source_conn_id" in w for w in result.warnings)
-    assert any("ch_a, ch_b" in w for w in result.warnings)
+    assert any("ch_a, ch_b" in w and "does not exist" in w for w in result.warnings)
+
+
+def test_the_sentence_may_name_the_connection():
+    sentence = "Load sales data from PostgreSQL connection pg_b to ClickHouse conn ch_a daily"
+    result = valid(draft(sentence, vocabulary(postgres=["pg_a", "pg_b"], clickhouse=["ch_a", "ch_b"])))
+
+    arguments = result.definition["steps"][0]["arguments"]
+    assert (arguments["source_conn_id"], arguments["destination_conn_id"]) == ("pg_b", "ch_a")
+    assert not any("conn_id" in w or w.startswith("could not place") for w in result.warnings)
 
 
 def test_without_a_table_noun_the_table_is_a_parameter():
     result = valid(draft("Copy from mysql to postgres", vocabulary(mysql=["m"], postgres=["p"])))
 
     arguments = result.definition["steps"][0]["arguments"]
-    assert arguments["sql"] == "SELECT * FROM {{ params.table }}"
-    assert "table" in result.definition["params"]
+    # A name from the run: checked as an identifier, quoted in each database's own way.
+    assert arguments["sql"] == "SELECT * FROM {{ params.table | identifier('mysql') }}"
+    assert arguments["destination_table"] == "{{ params.table | identifier('postgres') }}"
+    assert result.definition["params"]["table"]["type"] == "identifier"
     assert any('"table"' in w for w in result.warnings)
+
+
+def test_a_table_from_the_sentence_is_quoted_by_sqlglot_when_it_needs_it():
+    sentence = "Copy from postgres table raw.order-items to mysql table marts.items"
+    result = valid(draft(sentence, vocabulary(mysql=["m"], postgres=["p"])))
+    arguments = result.definition["steps"][0]["arguments"]
+    assert arguments["sql"] == 'SELECT * FROM raw."order-items"'
+    assert arguments["destination_table"] == "marts.items"
 
 
 def test_files_into_a_lakehouse_table_with_a_check():

@@ -40,6 +40,7 @@ def test_airflow_shows_a_bad_definition_as_an_import_error_and_loads_the_good_on
 ) -> None:
     workflows = tmp_path / "workflows"
     monkeypatch.setenv("AIRFLOW__HEADRACE__WORKFLOWS_FOLDER", str(workflows))
+    monkeypatch.setenv("AIRFLOW__HEADRACE__DEFINITIONS_FOLDER", str(tmp_path / "definitions"))
     shipped_loader(tmp_path)
     write(workflows, "good.yaml", GOOD)
     write(workflows, "bad.yaml", BAD)
@@ -56,6 +57,7 @@ def test_airflow_shows_a_bad_definition_as_an_import_error_and_loads_the_good_on
 
 def test_all_good_definitions_give_no_import_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__HEADRACE__WORKFLOWS_FOLDER", str(tmp_path / "workflows"))
+    monkeypatch.setenv("AIRFLOW__HEADRACE__DEFINITIONS_FOLDER", str(tmp_path / "definitions"))
     shipped_loader(tmp_path)
     write(tmp_path / "workflows", "good.yaml", GOOD)
     bag = dagbag(tmp_path)

@@ -74,7 +74,10 @@ class ApiKeyCreateRequest(StrictModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[\w .:@-]+$")
     scopes: list[Scope] = Field(min_length=1)
     expires_in_days: int | None = Field(
-        None, ge=1, description="Defaults to `[headrace] api_key_default_expiry_days`."
+        None,
+        ge=1,
+        description="From 1 to `[headrace] api_key_max_expiry_days`; defaults to "
+        "`[headrace] api_key_default_expiry_days`.",
     )
     expires_at: datetime | None = Field(None, description="Alternative to expires_in_days (ISO 8601).")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from headrace.api.datamodels.common import StrictModel
+from headrace.api.datamodels.common import FieldValueError, StrictModel
 from headrace.lakehouse.models import CatalogType
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -26,6 +26,12 @@ class CatalogUpdate(StrictModel):
         None, description="Merged into the existing properties; a null value removes that property."
     )
 
+    @model_validator(mode="after")
+    def _something_to_update(self) -> CatalogUpdate:
+        if self.description is None and self.properties is None:
+            raise FieldValueError("body", "give description and/or properties to update")
+        return self
+
 
 class DeleteQuery(StrictModel):
     force: bool = Field(False, description="Also drop every table the catalog still holds.")
@@ -39,7 +45,10 @@ class CatalogSummary(BaseModel):
 
 class CatalogDetail(CatalogSummary):
     properties: dict[str, str]
-    location: str
+    location: str = Field(
+        description="Where the catalog keeps its tables, as a storage URI and never a server path: "
+        "`s3://bucket/prefix/<name>` on S3, else relative to the storage root (`warehouse/<name>`)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -96,7 +105,8 @@ class TableMetadataOut(BaseModel):
     columns: list[ColumnOut]
     partitioning: list[PartitionOut]
     properties: dict[str, Any] = Field(
-        description="format, location, version (Iceberg snapshot id or Delta version), row_count, "
+        description="format, location (a storage URI, as the catalog's `location`), version (Iceberg "
+        "snapshot id or Delta version), row_count, "
         "size_bytes, file_count and format-specific extras."
     )
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from headrace.api.datamodels.common import StrictModel
 from headrace.workflows.schedule import parse_schedule
+
+ConnectionArgument = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,99}conn_id$")]
+ConnectionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$")]
 
 
 class GenerateOptions(StrictModel):
@@ -46,6 +49,11 @@ class DeployRequest(StrictModel):
     schedule: str | None = Field(
         None, description="Replaces the definition's schedule (cron, preset, interval)."
     )
+    connections: dict[ConnectionArgument, ConnectionId] = Field(
+        default_factory=dict,
+        description="Connection ids to fix in the definition, by argument: "
+        '{"source_conn_id": "pg_prod"}. Connection ids are never run parameters.',
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -61,14 +69,16 @@ class Deployment(BaseModel):
     status: Literal["deployed"] = "deployed"
     environment: str
     schedule: str | None
-    file: str = Field(description="The definition file the loader reads, relative to the workflows folder.")
+    file: str = Field(description="The definition file the loader reads, in the definitions folder.")
     deployed_at: datetime
     paused: bool = False
 
 
 class RunRequest(StrictModel):
     params: dict[str, Any] = Field(
-        default_factory=dict, description="Run parameters, checked against the definition's params."
+        default_factory=dict,
+        description="Run parameters, checked against the definition's params (an identifier against "
+        "its pattern) before the run is triggered.",
     )
     async_: bool = Field(
         True, alias="async", description="False: wait (up to wait_seconds) for the run to finish."

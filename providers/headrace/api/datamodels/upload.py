@@ -19,6 +19,10 @@ class UploadedFile(BaseModel):
     size: int
     contentType: str
     s3Path: str
+    replaced: bool = Field(
+        description="True when an object of the same key existed and this upload replaced it (as S3 "
+        "does); uploads never reach the lakehouse's warehouse, catalogs or staging folders."
+    )
 
 
 class UploadedItem(UploadedFile):

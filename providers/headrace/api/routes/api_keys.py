@@ -29,17 +29,25 @@ def _info(key: ApiKey, now: datetime) -> dict:
 
 
 def _expiry(body: ApiKeyCreateRequest, now: datetime) -> datetime:
-    longest = timedelta(days=config.api_key_max_expiry_days())
+    """When the new key expires; the range is checked before any date arithmetic, which would
+    overflow past the year 9999 for absurd values."""
+    most = config.api_key_max_expiry_days()
     if body.expires_at is not None:
-        expires_at, field = body.expires_at.astimezone(UTC), "expires_at"
+        field, lifetime = "expires_at", body.expires_at - now  # no datetime is built: cannot overflow
     else:
-        days = body.expires_in_days or config.api_key_default_expiry_days()
-        expires_at, field = now + timedelta(days=days), "expires_in_days"
-    if expires_at <= now:
+        field, days = "expires_in_days", body.expires_in_days or config.api_key_default_expiry_days()
+        if not 1 <= days <= most:
+            raise RequestValidationError.for_field(
+                field, f"must be between 1 and {most} days ([headrace] api_key_max_expiry_days)"
+            )
+        lifetime = timedelta(days=days)
+    if lifetime <= timedelta(0):
         raise RequestValidationError.for_field(field, "must be in the future")
-    if expires_at - now > longest:
-        raise RequestValidationError.for_field(field, f"must be at most {longest.days} days from now")
-    return expires_at
+    if lifetime > timedelta(days=most):
+        raise RequestValidationError.for_field(
+            field, f"must be at most {most} days from now ([headrace] api_key_max_expiry_days)"
+        )
+    return now + lifetime
 
 
 @endpoint(
@@ -76,6 +84,7 @@ def create_api_key(principal: Principal, body: ApiKeyCreateRequest):
             scopes=body.scopes,
             expires_at=_expiry(body, now),
             owner=principal.username,
+            # Who the owner is; their permissions are looked up anew whenever the key is used.
             owner_claims=get_auth_manager().serialize_user(principal.user),
             now=now,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.utils.session import create_session
 
 from headrace import config
@@ -21,20 +22,29 @@ from headrace.api.datamodels.auth import (
 from headrace.api.datamodels.common import MessageResponse
 from headrace.api.errors import BadRequest, InvalidCredentials
 from headrace.api.namespaces import Namespace
+from headrace.api.ratelimit import login_endpoint
 from headrace.api.registry import endpoint
 from headrace.api.security import Principal, authenticated, current_principal
 from headrace.api.services import auth, refresh_tokens
 
 
-def _token_answer(token: str, claims: dict, subject: str) -> LoginResponse:
+def _max_lifetime() -> timedelta:
+    return timedelta(seconds=config.refresh_token_max_lifetime())
+
+
+def _token_answer(token: str, claims: dict, user: BaseUser, chain_expires_at: datetime) -> LoginResponse:
+    """The access token, and a refresh token in the same chain (it never outlives the chain)."""
     now = datetime.now(UTC)
     with create_session() as session:
         refresh = refresh_tokens.issue(
             session,
-            subject=subject,
+            subject=user.get_name(),
             claims=auth.user_claims(claims),
             ttl=timedelta(seconds=config.refresh_token_expiration()),
+            chain_expires_at=chain_expires_at,
             now=now,
+            access_token_id=claims.get("jti"),
+            access_ttl=timedelta(seconds=auth.access_token_lifetime()),
         )
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
     return LoginResponse(
@@ -56,10 +66,18 @@ def _token_answer(token: str, claims: dict, subject: str) -> LoginResponse:
     wrap=False,
     errors=(400, 401),
 )
+@login_endpoint
 def login(body: LoginRequest):
-    """Checks the password with Airflow's auth manager and answers an Airflow JWT plus a refresh token."""
-    user, token, claims = auth.login(body.login_name, body.password)
-    return _token_answer(token, claims, user.get_name())
+    """Checks the password with Airflow's auth manager and answers an Airflow JWT plus a refresh token.
+
+    Failed logins are limited per account and per address (`[headrace] failed_login_limit`): past
+    the limit every login of that account, or from that address, is a 429 until the window ends.
+    The login starts a chain of refresh tokens that ends `[headrace] refresh_token_max_lifetime`
+    seconds later.
+    """
+    lifetime = config.refresh_token_max_lifetime()
+    user, token, claims = auth.login(body.login_name, body.password, lifetime=lifetime)
+    return _token_answer(token, claims, user, _issued_at(claims) + timedelta(seconds=lifetime))
 
 
 @endpoint(
@@ -74,22 +92,43 @@ def login(body: LoginRequest):
     errors=(400, 401),
 )
 def refresh(body: RefreshRequest):
-    """With ``refresh_token`` (single use) or, without a body, with a still-valid bearer token."""
+    """With `refresh_token` (single use) or, without a body, with a still-valid bearer token.
+
+    The new token carries the user's current role (a user removed since is refused), and neither
+    token expires after the end of the chain its login started.
+    """
+    now = datetime.now(UTC)
     if body.refresh_token:
         with create_session() as session:
-            claims = refresh_tokens.redeem(session, body.refresh_token, now=datetime.now(UTC))
-        if claims is None:
+            grant = refresh_tokens.redeem(session, body.refresh_token, now=now, max_lifetime=_max_lifetime())
+        if grant is None:
             raise InvalidCredentials("Invalid, expired or already used refresh token")
-        user = get_auth_manager().deserialize_user(claims)
+        claims, chain_end = grant.claims, grant.chain_expires_at
     else:
         principal = current_principal()
         if principal is None:
             raise InvalidCredentials("Send a refresh_token, or a valid bearer token to refresh")
         if principal.kind != "jwt":
             raise BadRequest("API keys do not expire like tokens and cannot be refreshed")
-        user = principal.user
-    token, claims = auth.issue_token(user)
-    return _token_answer(token, claims, user.get_name())
+        claims, chain_end = get_auth_manager().serialize_user(principal.user), _chain_of(principal)
+    user = auth.current_user(claims)
+    if user is None:
+        raise InvalidCredentials("The user of this token no longer exists")
+    token, token_claims = auth.issue_token(user, not_after=chain_end, now=now)
+    return _token_answer(token, token_claims, user, chain_end)
+
+
+def _chain_of(principal: Principal) -> datetime:
+    """The chain of a bearer token we issued; a token from Airflow itself starts one when it was issued."""
+    with create_session() as session:
+        chain_end = refresh_tokens.chain_of_access_token(
+            session, str(principal.claims.get("jti", "")), max_lifetime=_max_lifetime()
+        )
+    return chain_end or _issued_at(principal.claims) + _max_lifetime()
+
+
+def _issued_at(claims: dict) -> datetime:
+    return datetime.fromtimestamp(claims["iat"], UTC)
 
 
 @endpoint(

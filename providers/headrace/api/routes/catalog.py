@@ -24,7 +24,7 @@ from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
 from headrace.api.security import asset
 from headrace.api.services.api_keys import Scope
-from headrace.api.services.lakehouse import lakehouse
+from headrace.api.services.lakehouse import lakehouse, public_location
 
 _NS = Namespace.CATALOG
 READ = asset("GET", Scope.READ)
@@ -65,8 +65,11 @@ def create_catalog(body: CatalogCreate):
     errors=(404,),
 )
 def get_catalog(name: str):
+    """``location`` is a storage URI, never a server path: ``s3://bucket/prefix/<name>`` on S3, else
+    relative to the storage root, e.g. ``warehouse/<name>`` (see docs/api.md)."""
     info = lakehouse().get_catalog(name)
-    return CatalogDetail(**{k: v for k, v in asdict(info).items() if k in CatalogDetail.model_fields})
+    fields = {k: v for k, v in asdict(info).items() if k in CatalogDetail.model_fields}
+    return CatalogDetail(**{**fields, "location": public_location(info.location, info.location)})
 
 
 @endpoint(
@@ -80,6 +83,7 @@ def get_catalog(name: str):
     errors=(404,),
 )
 def update_catalog(name: str, body: CatalogUpdate):
+    """At least one of ``description`` and ``properties``; an empty body is a 400."""
     lakehouse().update_catalog(name, description=body.description, properties=body.properties)
     return Message(message="Catalog updated successfully")
 
@@ -143,10 +147,12 @@ def catalog_tree(name: str):
     errors=(404,),
 )
 def table_metadata(catalog: str, schema: str, table: str):
-    meta = lakehouse().table_metadata(catalog, schema, table)
+    """``properties.location`` is shown as the catalog's ``location`` is (a storage URI)."""
+    house = lakehouse()
+    meta = house.table_metadata(catalog, schema, table)
     properties = {
         "format": meta.format,
-        "location": meta.location,
+        "location": public_location(meta.location, house.get_catalog(catalog).location),
         "version": meta.version,
         "row_count": meta.row_count,
         "size_bytes": meta.size_bytes,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-from flask import request
 
 from headrace import config
 from headrace.api.datamodels.ingestion import (
@@ -161,12 +162,14 @@ def file_types():
     _NS,
     summary="Validate an ingestion job without creating it",
     permission=_READ,
+    body=IngestionSpec,
+    validate_body=False,  # a bad spec is an answer here (valid: false), not a 400
     response=ValidationResult,
 )
-def validate():
+def validate(body: Any):
     """Every problem at once: the spec's fields, and whether the target catalog exists. Nothing is
     created; the answer is 200 with ``valid: false`` for a bad spec."""
-    spec, errors = parse_spec(request.get_json(force=True, silent=True))
+    spec, errors = parse_spec(body)
     messages = [e["message"] for e in errors]
     if spec is not None:
         if (problem := _unknown_engine(spec)) is not None:

@@ -54,11 +54,11 @@ def generate(body: GenerateRequest):
     permission=_WRITE,
     body=DeployRequest,
     response=Deployment,
-    errors=(404,),
+    errors=(404, 409),
 )
 def deploy(pipeline_id: str, principal: Principal, body: DeployRequest):
     """Writes the definition where the loader reads it (atomically), asks Airflow to parse it now and
-    unpauses the DAG."""
+    unpauses the DAG. A definition shipped in ``[headrace] workflows_folder`` is read-only (409)."""
     authorize_dag(principal, "PUT", pipeline_id)
     return pipelines.deploy(pipeline_id, body)
 

@@ -17,8 +17,14 @@ from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
 from headrace.api.security import asset
 from headrace.api.services.api_keys import Scope
-from headrace.api.services.uploads import StoredFile, UploadRejected, check_target, store_file
-from headrace.storage import get_store
+from headrace.api.services.uploads import (
+    StoredFile,
+    UploadRejected,
+    check_target,
+    reserved_locations,
+    store_file,
+)
+from headrace.storage import ObjectStore, ReservedLocation, get_store
 
 MAX_FILES = 10
 _MULTIPART_OVERHEAD = 1024 * 1024
@@ -37,15 +43,28 @@ def _rejected(exc: UploadRejected) -> ApiError:
     )
 
 
-def _store(form: UploadForm, upload: FileStorage) -> StoredFile:
-    return store_file(
-        get_store(),
-        bucket=form.bucket,
-        path=form.path.rstrip("/"),
-        file_name=upload.filename or "",
-        stream=upload.stream,
-        max_bytes=config.upload_max_bytes(),
-    )
+class _Target:
+    """The checked target of one request: its store, bucket, path and the reserved locations."""
+
+    def __init__(self, form: UploadForm) -> None:
+        self.form = form
+        self.store: ObjectStore = get_store()
+        self.reserved: list[ReservedLocation] = reserved_locations()
+        try:
+            check_target(self.store, form.bucket, form.path, self.reserved)
+        except UploadRejected as exc:
+            raise _rejected(exc) from exc
+
+    def store_file(self, upload: FileStorage) -> StoredFile:
+        return store_file(
+            self.store,
+            bucket=self.form.bucket,
+            path=self.form.path.rstrip("/"),
+            file_name=upload.filename or "",
+            stream=upload.stream,
+            max_bytes=config.upload_max_bytes(),
+            reserved=self.reserved,
+        )
 
 
 def _answer(stored: StoredFile, model: type[UploadedFile] = UploadedFile) -> UploadedFile:
@@ -56,14 +75,8 @@ def _answer(stored: StoredFile, model: type[UploadedFile] = UploadedFile) -> Upl
         size=stored.size,
         contentType=stored.content_type,
         s3Path=stored.uri,
+        replaced=stored.replaced,
     )
-
-
-def _checked_target(form: UploadForm) -> None:
-    try:
-        check_target(form.bucket, form.path)
-    except UploadRejected as exc:
-        raise _rejected(exc) from exc
 
 
 @endpoint(
@@ -82,10 +95,15 @@ def _checked_target(form: UploadForm) -> None:
 def upload(form: UploadForm, files: list[FileStorage]):
     """The type is checked by extension and by content (Parquet/ORC/Avro magic bytes, JSON/CSV as
     UTF-8 text); files over ``[headrace] upload_max_bytes`` (100 MB) are refused with 413. The file
-    streams to storage; the bucket is created if missing. ``s3Path`` addresses it for ingestion."""
-    _checked_target(form)
+    streams to storage; the bucket is created if missing. ``s3Path`` addresses it for ingestion.
+
+    The lakehouse's warehouse, catalog locations and staging folders are reserved for table data:
+    a ``bucket`` or ``path`` inside them is refused with 400 ``RESERVED_LOCATION``. Elsewhere an
+    existing object of the same key is replaced (as on S3), and ``replaced`` says so. Folder and
+    file names are at most 255 bytes each."""
+    target = _Target(form)
     try:
-        return _answer(_store(form, files[0]))
+        return _answer(target.store_file(files[0]))
     except UploadRejected as exc:
         raise _rejected(exc) from exc
 
@@ -105,12 +123,13 @@ def upload(form: UploadForm, files: list[FileStorage]):
 )
 def upload_multiple(form: UploadForm, files: list[FileStorage]):
     """Every file is checked like ``/upload``; good files are stored even when others fail, and
-    ``failed`` says why each other one was not. When no file could be stored the answer is a 400."""
-    _checked_target(form)
+    ``failed`` says why each other one was not. When no file could be stored the answer is a 400.
+    A reserved ``bucket`` or ``path`` refuses the whole request (400 ``RESERVED_LOCATION``)."""
+    target = _Target(form)
     uploaded, failed = [], []
     for upload_file in files:
         try:
-            uploaded.append(_answer(_store(form, upload_file), UploadedItem))
+            uploaded.append(_answer(target.store_file(upload_file), UploadedItem))
         except UploadRejected as exc:
             failed.append(FailedItem(fileName=upload_file.filename or "", error=exc.message, code=exc.code))
     if not uploaded:

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import secrets
 
+ID_PATTERN = r"^[0-9a-f]+$"  # what new_id() hands out
+
 
 def new_id() -> str:
     return secrets.token_hex(8)

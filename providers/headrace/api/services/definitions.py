@@ -16,7 +16,7 @@ def checked_plan(data: dict[str, Any], name: str, *, build: bool = True) -> DagP
     """The plan of ``data`` (with its DAG built as a dry run); a 400 listing every problem otherwise,
     each naming its field, so nothing the loader would refuse is ever written."""
     try:
-        plan = plan_data(data, name, templates_folder=WorkflowRepository().folder / "templates")
+        plan = plan_data(data, name, templates_folder=WorkflowRepository().templates_folder)
         if build:
             build_dag(plan)
     except DefinitionError as exc:
@@ -30,4 +30,4 @@ def stored_plan(workflow_id: str) -> DagPlan | None:
     file defines it. A DefinitionError answers 409 INVALID_DEFINITION."""
     repo = WorkflowRepository()
     path = repo.path_of(workflow_id)
-    return None if path is None else plan_file(path, templates_folder=repo.folder / "templates")
+    return None if path is None else plan_file(path, templates_folder=repo.templates_folder)

@@ -22,6 +22,7 @@ from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState, TaskInstanceState
 from airflow.utils.types import DagRunTriggeredByType
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from headrace.api.errors import ApiError, Conflict, NotFound
@@ -82,9 +83,17 @@ def create(spec: IngestionSpec, *, job_id: str, username: str) -> JobView:
         raise IngestionUnavailable(
             f"The {DAG_ID} DAG is not loaded yet: is the dag-processor running with Headrace's dags folder?"
         ) from exc
-    except DagRunAlreadyExists as exc:
+    except (DagRunAlreadyExists, IntegrityError) as exc:
+        # IntegrityError: a concurrent request created the same run id between the check and the insert.
+        if isinstance(exc, IntegrityError) and not _exists(job_id):
+            raise
         raise Conflict(f"Job '{job_id}' already exists", code="JOB_EXISTS") from exc
     return get(job_id)
+
+
+def _exists(job_id: str) -> bool:
+    with create_session() as session:
+        return _run(session, job_id) is not None
 
 
 def get(job_id: str, *, not_found: str = "Failed to get job status: Job not found") -> JobView:

@@ -1,12 +1,15 @@
 """Pipelines: drafted from a sentence, deployed as a definition file, run and followed as a DAG.
 
-A pipeline *is* a workflow definition. ``generate`` keeps it as a draft (in the workflows folder's
-``.drafts/``, which the loader never reads); ``deploy`` writes it where the loader reads it, asks
-the dag-processor to parse it now and unpauses it; ``run`` triggers a DagRun.
+A pipeline *is* a workflow definition. ``generate`` keeps it as a draft (in the definitions
+folder's ``.drafts/``, which the loader never reads); ``deploy`` writes it into the definitions
+folder, where the loader reads it (never into the workflows folder of the checkout), asks the
+dag-processor to parse it now and unpauses it; ``run`` checks the params (an ``identifier`` against
+its pattern) and triggers a DagRun. Connection ids are fixed when deploying, never run parameters.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +29,7 @@ from headrace.api.datamodels.pipelines import (
     RunRequest,
     Validation,
 )
-from headrace.api.errors import ApiError, NotFound, RequestValidationError
+from headrace.api.errors import ApiError, Conflict, NotFound, RequestValidationError
 from headrace.api.security import Principal, readable_dag_ids
 from headrace.api.services import workflow_runs
 from headrace.api.services.definitions import checked_plan, stored_plan
@@ -34,11 +37,15 @@ from headrace.api.services.lakehouse import lakehouse
 from headrace.workflows.drafting import DraftError, Vocabulary, default_vocabulary, draft
 from headrace.workflows.model import param_problems
 from headrace.workflows.render import render
-from headrace.workflows.repository import WorkflowRepository
+from headrace.workflows.repository import ReadOnlyDefinition, WorkflowRepository
 
 
 class PipelineNotFound(NotFound):
     code = "RESOURCE_NOT_FOUND"
+
+
+class ReadOnlyPipeline(Conflict):
+    code = "READ_ONLY_DEFINITION"
 
 
 def _not_found(pipeline_id: str) -> ApiError:
@@ -102,18 +109,21 @@ def definition(pipeline_id: str) -> tuple[dict[str, Any], bool]:
 
 def deploy(pipeline_id: str, request: DeployRequest) -> Deployment:
     data, _ = definition(pipeline_id)
-    data = dict(data)
+    repo = WorkflowRepository()
+    if (shipped := repo.read_only(pipeline_id)) is not None:
+        raise _read_only(ReadOnlyDefinition(pipeline_id, shipped))
+    data = _with_connections(dict(data), request.connections)
     if request.schedule is not None:
         data["schedule"] = request.schedule
     data["paused"] = False
     tags = [t for t in data.get("tags", []) if not str(t).startswith("environment:")]
     data["tags"] = [*tags, f"environment:{request.environment}"]
     checked_plan(data, f"pipeline {pipeline_id}")
-    repo = WorkflowRepository()
-    path = repo.write(data)
-    draft_path = repo.path_of(pipeline_id, draft=True)
-    if draft_path is not None:
-        draft_path.unlink(missing_ok=True)
+    try:
+        path = repo.write(data)
+    except ReadOnlyDefinition as exc:  # a file in the workflows folder appeared meanwhile
+        raise _read_only(exc) from None
+    repo.remove_draft(pipeline_id)
     workflow_runs.request_parse()
     workflow_runs.unpause(pipeline_id)
     return Deployment(
@@ -124,6 +134,34 @@ def deploy(pipeline_id: str, request: DeployRequest) -> Deployment:
         file=path.name,
         deployed_at=datetime.now(UTC),
     )
+
+
+def _read_only(exc: ReadOnlyDefinition) -> ReadOnlyPipeline:
+    return ReadOnlyPipeline(str(exc), details={"pipeline_id": exc.workflow_id, "file": exc.path.name})
+
+
+def _with_connections(data: dict[str, Any], connections: dict[str, str]) -> dict[str, Any]:
+    """``data`` with each ``connections`` argument (``source_conn_id`` ...) set on the operator steps
+    that take it: connection ids are fixed here, at deploy time. An argument no step takes is a 400."""
+    if not connections:
+        return data
+    data["steps"] = steps = copy.deepcopy(data.get("steps", []))
+    used: set[str] = set()
+    for step in steps:
+        arguments = (
+            step.get("arguments") if isinstance(step, dict) and step.get("kind") == "operator" else None
+        )
+        if isinstance(arguments, dict):
+            for name in connections.keys() & arguments.keys():
+                arguments[name] = connections[name]
+                used.add(name)
+    if unused := sorted(set(connections) - used):
+        details = [
+            {"field": f"connections.{name}", "message": "no operator step of this pipeline takes it"}
+            for name in unused
+        ]
+        raise RequestValidationError("Invalid deployment", details=details)
+    return data
 
 
 def run(pipeline_id: str, request: RunRequest, *, username: str) -> PipelineRun:

@@ -6,6 +6,7 @@ The pipelines and workflows APIs are two views of the same thing, so both read t
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from typing import Any
 from airflow.api.common.mark_tasks import set_dag_run_state_to_failed
 from airflow.api.common.trigger_dag import trigger_dag
 from airflow.configuration import conf
-from airflow.exceptions import DagNotFound
+from airflow.exceptions import DagNotFound, ParamValidationError
 from airflow.models.dag import DagModel
 from airflow.models.dagbag import DagPriorityParsingRequest, DBDagBag
 from airflow.models.dagrun import DagRun
@@ -28,7 +29,7 @@ from airflow.utils.types import DagRunTriggeredByType
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from headrace.api.errors import ApiError, Conflict
+from headrace.api.errors import ApiError, Conflict, RequestValidationError
 from headrace.operators.checks import REPORT_XCOM_KEY
 
 BUNDLE = "dags-folder"  # Airflow's bundle of [core] dags_folder, where the shipped loader files are
@@ -172,7 +173,8 @@ def unpause(dag_id: str) -> bool:
 
 
 def trigger(dag_id: str, *, conf_: dict[str, Any], username: str) -> str:
-    """Start a run now; its run id."""
+    """Start a run now; its run id. Airflow checks ``conf_`` against the DAG's Params (the same JSON
+    Schema the APIs check first): a value it refuses is a 400 naming ``params.<name>``."""
     try:
         run = trigger_dag(
             dag_id, conf=conf_, triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name=username
@@ -182,6 +184,12 @@ def trigger(dag_id: str, *, conf_: dict[str, Any], username: str) -> str:
             f"Airflow has not loaded the DAG '{dag_id}' yet; deploy it and retry in a few seconds",
             details={"dag_id": dag_id},
         ) from exc
+    except ParamValidationError as exc:
+        found = re.match(r"Invalid input for param (\S+): (.*)", str(exc), re.S)
+        field, message = (f"params.{found[1]}", found[2]) if found else ("params", str(exc))
+        raise RequestValidationError(
+            "Invalid run parameters", details=[{"field": field, "message": message}]
+        ) from None
     return run.run_id
 
 

@@ -1,8 +1,9 @@
 """Workflows: a definition created from requirements, followed through its latest DagRun.
 
 ``create`` turns ``requirements`` into a one-step definition (files → table with the ingestion
-operator, or table → table with a SQL transform), writes it where the loader reads it and lets
-Airflow schedule it: with a schedule it runs on that schedule, without one it runs once (``@once``).
+operator, or table → table with a SQL transform built by sqlglot from the checked, quoted name),
+writes it into the definitions folder, where the loader reads it, and lets Airflow schedule it: with
+a schedule it runs on that schedule, without one it runs once (``@once``).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from headrace.api.errors import Conflict, NotFound, RequestValidationError
 from headrace.api.security import Principal, readable_dag_ids
 from headrace.api.services import workflow_runs
 from headrace.api.services.definitions import checked_plan, stored_plan
+from headrace.lakehouse.query import DIALECT
 from headrace.storage.filetypes import FileType
+from headrace.workflows.identifiers import select_all
 from headrace.workflows.model import Priority
 from headrace.workflows.plan import CHECK, INGEST, TRANSFORM, DagPlan
-from headrace.workflows.repository import WorkflowRepository
+from headrace.workflows.repository import ReadOnlyDefinition, WorkflowRepository
 
 _MB = 1024 * 1024
 _ROLES = {INGEST: "loader", TRANSFORM: "transformer", CHECK: "validator"}
@@ -78,13 +81,9 @@ def workflow_id_for(name: str) -> str:
 def create(request: CreateWorkflow, *, username: str) -> WorkflowCreated:
     repo = WorkflowRepository()
     workflow_id = workflow_id_for(request.name)
-    for existing, data in repo.definitions().items():
+    for existing, data in repo.definitions().items():  # both folders: the shipped ones are taken too
         if existing == workflow_id or data.get("name") == request.name:
-            raise Conflict(
-                f"A workflow named '{request.name}' already exists",
-                code="WORKFLOW_EXISTS",
-                details={"workflow_id": existing},
-            )
+            raise _exists(request.name, existing)
     now = datetime.now(UTC).replace(microsecond=0)
     requirements = request.requirements
     data: dict[str, Any] = {
@@ -102,7 +101,10 @@ def create(request: CreateWorkflow, *, username: str) -> WorkflowCreated:
         "steps": [_load_step(request)],
     }
     plan = checked_plan(data, f"workflow {workflow_id}")
-    repo.write(data)
+    try:
+        repo.write(data)
+    except ReadOnlyDefinition:  # a file in the workflows folder appeared meanwhile
+        raise _exists(request.name, workflow_id) from None
     workflow_runs.request_parse()
     median = workflow_runs.median_success_seconds(workflow_id)
     return WorkflowCreated(
@@ -111,6 +113,14 @@ def create(request: CreateWorkflow, *, username: str) -> WorkflowCreated:
         created_at=now,
         estimated_duration=None if median is None else round(median),
         agents_assigned=agents(plan),
+    )
+
+
+def _exists(name: str, workflow_id: str) -> Conflict:
+    return Conflict(
+        f"A workflow named '{name}' already exists",
+        code="WORKFLOW_EXISTS",
+        details={"workflow_id": workflow_id},
     )
 
 
@@ -133,12 +143,12 @@ def _load_step(request: CreateWorkflow) -> dict[str, Any]:
             "source": {"file_paths": source, "file_type": file_type.value},
             "target": target,
         }
-    if _TABLE.match(source):
+    if _TABLE.fullmatch(source):
         step = {
             "id": "transform",
             "name": "Data Transformation",
             "kind": "transform",
-            "sql": f"SELECT * FROM {source}",
+            "sql": select_all(source, DIALECT, quoted=True),  # never the request's text itself
             "target": requirements.target,
             "write_mode": requirements.write_mode,
         }

@@ -34,10 +34,11 @@ unchanged; its staging folder is removed.
 
 Limitations: Avro is refused (Spark's Avro reader is the separate spark-avro package); ``s3a://``
 paths need hadoop-aws and the AWS SDK on Spark's classpath (not in pyspark's jars; the compose
-image adds them at build time, any other cluster must provide them); object names with glob characters (``[]{}*?\\``) are refused, Spark reading every
-path as a pattern; CSV files of one job must share their header; the Spark driver runs where
-spark-submit runs (client mode), or, in cluster deploy mode, gets the argument file through
-``--files`` and must reach the catalog's storage under the same URIs.
+image adds them at build time, any other cluster must provide them); object names with glob
+characters (``[]{}*?\\``) are refused, Spark reading every path as a pattern; CSV files of one
+job must share their header; the Spark driver runs where spark-submit runs (client mode), or, in
+cluster deploy mode, gets the argument file through ``--files`` and must reach the catalog's
+storage under the same URIs.
 """
 
 from __future__ import annotations
