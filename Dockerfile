@@ -23,7 +23,7 @@ COPY --chown=airflow:root setup.cfg pyproject.toml constraints.txt README* /opt/
 COPY --chown=airflow:root providers/ /opt/airflow/headrace-src/providers/
 
 WORKDIR /opt/airflow/headrace-src
-RUN pip install --no-cache-dir -c constraints.txt ".[postgres]" \
+RUN pip install --no-cache-dir -c constraints.txt ".[postgres,spark]" \
     && python -c "import airflow, headrace; print('airflow', airflow.__version__, 'headrace', headrace.__version__)"
 
 # Reading and writing s3a:// (MinIO) from Spark needs hadoop-aws and the AWS SDK it was built against,

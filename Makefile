@@ -43,7 +43,7 @@ lint: install
 # Re-resolve the pinned dependency set after changing setup.cfg.
 lock:
 	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q uv==$(UV_VERSION); }
-	$(VENV)/bin/uv pip compile setup.cfg --extra test --extra postgres --extra bench --python-version 3.11 \
+	$(VENV)/bin/uv pip compile setup.cfg --extra test --extra postgres --extra spark --extra bench --python-version 3.11 \
 		--no-emit-package headrace -o constraints.txt
 
 clean:

@@ -568,7 +568,7 @@ def test_dockerfile_installs_headrace_as_the_airflow_user() -> None:
     installs = [i for i, (kw, args) in enumerate(instructions) if kw == "RUN" and "pip install" in args]
     assert installs, "no pip install in the Dockerfile"
     install = instructions[installs[0]][1]
-    assert 'pip install --no-cache-dir -c constraints.txt ".[postgres]"' in install
+    assert 'pip install --no-cache-dir -c constraints.txt ".[postgres,spark]"' in install
     users = [args for kw, args in instructions[: installs[0]] if kw == "USER"]
     assert users and users[-1] == "airflow", "pip must run as the airflow user, not root"
     final_user = [args for kw, args in instructions if kw == "USER"][-1]

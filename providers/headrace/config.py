@@ -117,3 +117,24 @@ def failed_login_limit() -> str:
 
 def refresh_token_max_lifetime() -> int:
     return conf.getint(SECTION, "refresh_token_max_lifetime")
+
+
+def job_heartbeat_timeout() -> int:
+    return conf.getint(SECTION, "job_heartbeat_timeout")
+
+
+def job_max_attempts() -> int:
+    return conf.getint(SECTION, "job_max_attempts")
+
+
+def job_binary_url_allowlist() -> list[str]:
+    """Prefixes a binary job's ``binary_url`` must start with; empty entries are ignored."""
+    return [prefix.strip() for prefix in _get("job_binary_url_allowlist").split(",") if prefix.strip()]
+
+
+def job_claim_max_wait() -> int:
+    return min(30, max(0, conf.getint(SECTION, "job_claim_max_wait")))
+
+
+def job_claim_max_waiters() -> int:
+    return max(0, conf.getint(SECTION, "job_claim_max_waiters"))

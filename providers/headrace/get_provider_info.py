@@ -71,7 +71,7 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "pipelines, connectors, webhooks, workflows, agents, metrics, jobs, events, stream.",
         "type": "string",
         "example": "auth=10 per minute; jobs=1000 per hour",
-        "default": "health=600 per minute",
+        "default": "health=600 per minute; jobs=1200 per minute",
     },
     "rate_limit_storage_uri": {
         "description": "Where rate-limit counters live: ``memory://`` (one process) or a Redis URL "
@@ -167,6 +167,44 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "86400",
         "default": "604800",
     },
+    "job_heartbeat_timeout": {
+        "description": "Seconds without a heartbeat after which a running binary job counts as lost: it "
+        "goes back to pending (its attempt ends as lost), or fails after job_max_attempts attempts.",
+        "type": "integer",
+        "example": "120",
+        "default": "60",
+        "version_added": "0.2.0",
+    },
+    "job_max_attempts": {
+        "description": "Most attempts (claims) of one binary job: a job lost on its last attempt fails.",
+        "type": "integer",
+        "example": "5",
+        "default": "3",
+        "version_added": "0.2.0",
+    },
+    "job_binary_url_allowlist": {
+        "description": "Comma-separated prefixes a job's binary_url must start with (http and https "
+        "only; file:// and other schemes are always refused).",
+        "type": "string",
+        "example": "https://artifacts.example.com/, https://github.com/example/",
+        "default": "https://",
+        "version_added": "0.2.0",
+    },
+    "job_claim_max_wait": {
+        "description": "Longest long-poll (``wait``) of POST /jobs/claim, in seconds (at most 30).",
+        "type": "integer",
+        "example": "10",
+        "default": "30",
+        "version_added": "0.2.0",
+    },
+    "job_claim_max_waiters": {
+        "description": "Claims that may long-poll at once in one api-server process; more are answered "
+        "at once (204), so waiting executors never use up the server's request threads.",
+        "type": "integer",
+        "example": "32",
+        "default": "16",
+        "version_added": "0.2.0",
+    },
 }
 
 
@@ -196,6 +234,17 @@ _LAKEHOUSE_CONNECTION = {
     "ui-field-behaviour": {"hidden-fields": ["host", "schema", "login", "password", "port", "extra"]},
 }
 
+_API_CONNECTION = {
+    "connection-type": "headrace_api",
+    "hook-class-name": "headrace.hooks.headrace_api.HeadraceApiHook",
+    "hook-name": "Headrace API",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "login", "port", "extra"],
+        "relabeling": {"host": "API URL", "password": "API key"},
+        "placeholders": {"host": "http://airflow-apiserver:8080", "password": "hrk_<id>.<secret>"},
+    },
+}
+
 for _option in _CONFIG_OPTIONS.values():
     _option.setdefault("version_added", "0.1.0")
 
@@ -216,7 +265,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "db-managers": ["headrace.db.manager.HeadraceDBManager"],
-        "connection-types": [_LAKEHOUSE_CONNECTION],
+        "connection-types": [_LAKEHOUSE_CONNECTION, _API_CONNECTION],
         "config": {
             "headrace": {
                 "description": "Settings of the Headrace provider and its REST API plugin.",

@@ -90,6 +90,7 @@ def test_a_key_cannot_do_more_than_its_creator(app, client):
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.utils.session import create_session
 
+    from headrace.api.security import Scope
     from headrace.api.services import api_keys
 
     viewer = SimpleAuthManagerUser(username="vic", role="viewer")
@@ -98,7 +99,7 @@ def test_a_key_cannot_do_more_than_its_creator(app, client):
         _, key = api_keys.create(
             session,
             name="viewer-admin",
-            scopes=[api_keys.Scope.ADMIN],
+            scopes=[Scope.ADMIN],
             expires_at=now + timedelta(days=1),
             owner="vic",
             owner_claims=get_auth_manager().serialize_user(viewer),

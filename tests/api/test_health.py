@@ -51,9 +51,16 @@ def test_a_required_component_down_answers_503(client, admin_headers, monkeypatc
 
     assert response.status_code == 503
     assert response.json["status"] == "unhealthy"
-    storage = response.json["components"]["storage"]
-    assert storage["status"] == "down"
-    assert "storage" in storage["error"] or "Not a directory" in storage["error"]
+    components = response.json["components"]
+    assert {name: c["status"] for name, c in components.items() if c["required"]} == {
+        "metadata_db": "ok",
+        "storage": "down",
+        "catalog_db": "ok",
+    }
+    # What the operator reads: the error of the storage root itself, naming the path that failed.
+    root = blocker / "storage"
+    assert components["storage"]["error"] == f"NotADirectoryError: [Errno 20] Not a directory: '{root}'"
+    assert components["metadata_db"].get("error") is None and components["catalog_db"].get("error") is None
 
 
 def test_catalog_db_that_cannot_open_is_down(client, admin_headers, monkeypatch, tmp_path):

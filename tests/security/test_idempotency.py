@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import BASE, airflow_cli, token_for
+from tests.postgres import temporary_database
 
 RACERS = 8
 SPEC = {
@@ -155,32 +156,15 @@ def test_a_key_can_be_used_again_once_its_record_expired(client, admin_headers, 
 # -- the store, on SQLite and PostgreSQL -------------------------------------------------------------
 
 
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    admin = sa.create_engine(
-        "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
-    )
-    name = f"headrace_idempotency_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sessions(request, tmp_path):
     """A session factory on a fresh database holding Headrace's tables, committing like Airflow's."""
     from headrace.db.models import metadata
 
-    with _postgres_database() if request.param == "postgresql" else _sqlite(tmp_path) as url:
+    database = (
+        temporary_database("headrace_idempotency") if request.param == "postgresql" else _sqlite(tmp_path)
+    )
+    with database as url:
         engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
         metadata.create_all(engine)
         factory = sessionmaker(engine, expire_on_commit=False)

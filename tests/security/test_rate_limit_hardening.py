@@ -102,7 +102,7 @@ def test_minting_api_keys_does_not_multiply_the_budget(app, client, monkeypatch)
         _, first = api_keys.create(
             session,
             name="first",
-            scopes=[api_keys.Scope.ADMIN],
+            scopes=["admin"],
             expires_at=now + timedelta(days=1),
             owner="admin",
             owner_claims=get_auth_manager().serialize_user(

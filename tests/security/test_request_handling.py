@@ -31,6 +31,13 @@ JSON_ROUTES = [
     ("POST", "/pipelines/{pipeline_id}:run"),
     ("POST", "/workflows"),
     ("DELETE", "/workflows/{workflow_id}"),
+    ("POST", "/jobs"),
+    ("POST", "/jobs/bulk"),
+    ("POST", "/jobs/bulk/cancel"),
+    ("POST", "/jobs/claim"),
+    ("PUT", "/jobs/{job_id}/heartbeat"),
+    ("PUT", "/jobs/{job_id}/complete"),
+    ("PUT", "/jobs/{job_id}/fail"),
 ]
 _IDS = [f"{method} {path}" for method, path in JSON_ROUTES]
 DEEP_PARAMS = "request_handling_deep_params"
@@ -51,7 +58,7 @@ def nested(depth: int) -> str:
 
 def send(client, headers, method: str, path: str, data: bytes | str, content_type: str | None):
     """``path`` may be a templated OpenAPI path: its parameters get well-formed values."""
-    path = path.format(name="sales", pipeline_id="p1", workflow_id="w1")
+    path = path.format(name="sales", pipeline_id="p1", workflow_id="w1", job_id=str(uuid.uuid4()))
     request_headers = dict(headers)
     if content_type is not None:
         request_headers["Content-Type"] = content_type

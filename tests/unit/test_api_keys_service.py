@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from headrace.api.scopes import Scope, grants
 from headrace.api.services import api_keys, credentials, refresh_tokens
-from headrace.api.services.api_keys import Scope
 from headrace.db.models import metadata
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -83,7 +83,7 @@ def test_expired_and_revoked_keys_are_refused(session):
     ],
 )
 def test_scope_implication(held, required, granted):
-    assert api_keys.grants(held, required) is granted
+    assert grants(held, required) is granted
 
 
 def _refresh(session, subject, *, ttl=timedelta(hours=1), chain=timedelta(days=30), now=NOW, **extra):
@@ -161,3 +161,64 @@ def test_split_token_refuses_malformed_input():
     assert credentials.split_token("hrk_abc.def", "hrk_") == ("abc", "def")
     for bad in ("hrk_.def", "hrk_abc.", "hrk_abc", "abc.def", "hrk_" + "a" * 40 + ".x"):
         assert credentials.split_token(bad, "hrk_") is None
+
+
+def test_the_service_stores_scopes_as_plain_strings(session):
+    row, _ = _key(session, scopes=[Scope.WRITE, "read", Scope.WRITE])
+
+    assert row.scopes == ["read", "write"] and all(type(s) is str for s in row.scopes)
+
+
+def test_one_lookup_serves_keys_and_refresh_tokens(session):
+    from headrace.db.models import ApiKey, RefreshToken
+
+    row, plaintext = _key(session)
+    token = _refresh(session, "ann")
+
+    assert credentials.find(session, ApiKey, plaintext, api_keys.KEY_PREFIX) is row
+    assert credentials.find(session, RefreshToken, token, refresh_tokens.TOKEN_PREFIX).subject == "ann"
+    # A key is no refresh token, and the right id with another secret finds nothing.
+    assert credentials.find(session, RefreshToken, plaintext, refresh_tokens.TOKEN_PREFIX) is None
+    forged = plaintext.rsplit(".", 1)[0] + ".not-the-secret"
+    assert credentials.find(session, ApiKey, forged, api_keys.KEY_PREFIX) is None
+
+
+def test_security_does_not_reach_into_the_api_key_service_for_scopes():
+    """No cycle: the service knows scopes as strings and never imports the security layer."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(api_keys))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {"headrace.api.security", "headrace.api.scopes"} & imported
+    assert not hasattr(api_keys, "Scope") and not hasattr(api_keys, "grants")
+
+
+@pytest.mark.parametrize(
+    ("expiry", "field", "message"),
+    [
+        ({"expires_in_days": -1}, "expires_in_days", "must be between 1 and"),
+        ({"expires_in_days": 10**9}, "expires_in_days", "must be between 1 and"),
+        ({"expires_at": NOW - timedelta(seconds=1)}, "expires_at", "must be in the future"),
+        ({"expires_at": NOW + timedelta(days=10**5)}, "expires_at", "must be at most"),
+    ],
+)
+def test_an_expiry_out_of_range_names_its_field(expiry, field, message):
+    from headrace.api.errors import RequestValidationError
+
+    with pytest.raises(RequestValidationError) as raised:
+        api_keys.expiry(**({"expires_at": None, "expires_in_days": None} | expiry), now=NOW)
+
+    assert [d["field"] for d in raised.value.details] == [field]
+    assert message in raised.value.details[0]["message"]
+
+
+def test_a_key_reports_its_status(session):
+    row, _ = _key(session, expires_at=NOW + timedelta(hours=1))
+
+    assert api_keys.describe(row, NOW)["status"] == "active" and "secret_hash" not in api_keys.describe(
+        row, NOW
+    )
+    assert api_keys.status(row, NOW + timedelta(hours=1)) == "expired"
+    api_keys.revoke(session, row.id, now=NOW)
+    assert api_keys.status(row, NOW) == "revoked"

@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from headrace.api import ratelimit, registry
+from headrace.api import ratelimit, registry, sessions
 from headrace.api.errors import REQUEST_ID_HEADER, render_error, request_id
 from headrace.api.namespaces import Namespace
 
@@ -33,6 +33,9 @@ def create_blueprint() -> Blueprint:
         if spec is not None:
             return spec.namespace
         return Namespace.for_path(request.path.removeprefix(BASE_PATH))
+
+    # The session that authentication and idempotency share ends with the request (api/sessions.py).
+    blueprint.teardown_app_request(sessions.close)
 
     @blueprint.errorhandler(Exception)
     def handle_error(exc: Exception) -> ResponseReturnValue:

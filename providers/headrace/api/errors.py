@@ -143,7 +143,7 @@ def _from_domain(exc: Exception) -> ApiError | None:
     """Errors of the domain core that are the client's doing, with the field they name."""
     from headrace.lakehouse import errors as lakehouse
     from headrace.lakehouse.names import InvalidName
-    from headrace.lakehouse.query import QueryError
+    from headrace.lakehouse.sql import QueryError
     from headrace.storage import InvalidObjectName
     from headrace.workflows.source import DefinitionError
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from headrace import __version__
 from headrace.api.datamodels.common import ContextError, EnvelopeError, ObjectError
-from headrace.api.namespaces import ErrorStyle
+from headrace.api.namespaces import ErrorStyle, Namespace
 from headrace.api.registry import (
     DATE_TIME_EXAMPLE,
     IDEMPOTENCY_HEADER,
@@ -26,6 +26,7 @@ from headrace.api.security import API_KEY_HEADER
 from headrace.api.services import credentials, idempotency
 from headrace.db.models import ApiKey
 from headrace.ingestion.spec import JOB_ID
+from headrace.jobs.queue import JOB_ID_PATTERN
 from headrace.lakehouse import names
 from headrace.workflows.model import WORKFLOW_ID
 
@@ -103,6 +104,12 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
         lambda: credentials.ID_PATTERN,
         ApiKey.__table__.c.id.type.length,
         "The key's id (the part of the key between `hrk_` and the dot); another id names nothing (404).",
+    ),
+}
+# Where one name means another thing in one namespace: the binary queue's jobs are UUIDs.
+NAMESPACE_PATH_PARAMETERS: dict[tuple[Namespace, str], PathParameter] = {
+    (Namespace.JOBS, "job_id"): PathParameter(
+        lambda: JOB_ID_PATTERN, 36, "The job's id, a UUID; another id names nothing (404)."
     ),
 }
 
@@ -202,7 +209,8 @@ _IDEMPOTENCY_PARAMETER = {
 def _path_parameters(spec: Endpoint) -> list[dict[str, Any]]:
     parameters = []
     for name in spec.path_params:
-        rule = PATH_PARAMETERS[name]  # a KeyError here: declare the new parameter's rule above
+        # A KeyError here: declare the new parameter's rule above.
+        rule = NAMESPACE_PATH_PARAMETERS.get((spec.namespace, name)) or PATH_PARAMETERS[name]
         schema = {"type": "string", "pattern": rule.pattern(), "maxLength": rule.max_length}
         parameters.append(
             {"name": name, "in": "path", "required": True, "description": rule.description, "schema": schema}
@@ -291,9 +299,10 @@ def _responses(spec: Endpoint, schemas: _Schemas) -> dict[str, Any]:
             "content": {"application/json": {"schema": error_schema}},
         }
     for code, text in spec.extra_responses.items():
+        has_body = code != 204 and "content" in success  # 204: no body, so no content type either
         responses[str(code)] = {
             "description": text,
             "headers": headers,
-            **({"content": success["content"]} if "content" in success else {}),
+            **({"content": success["content"]} if has_body else {}),
         }
     return responses

@@ -20,6 +20,7 @@ from typing import Any, get_args
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
+from headrace.api import sessions
 from headrace.api.errors import BadRequest, Conflict, RequestValidationError, UnsupportedMediaType
 from headrace.api.namespaces import Namespace
 from headrace.api.security import Permission, require_principal
@@ -40,7 +41,8 @@ _DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?$"
 )
 _FLASK_PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
-_STORE = idempotency.IdempotencyStore()
+# Each step of the store is a committed transaction of the request's one session.
+_STORE = idempotency.IdempotencyStore(sessions=sessions.transaction)
 
 
 @dataclass(frozen=True)
@@ -328,8 +330,10 @@ def _render(spec: Endpoint, result: Any) -> Response:
     status = spec.status
     if isinstance(result, tuple):
         result, status = result
-    if result is None:
-        return Response(status=status)
+    if result is None:  # no body, so no Content-Type either (Flask would say text/html)
+        response = Response(status=status)
+        del response.headers["Content-Type"]
+        return response
     payload = to_jsonable(result)
     if spec.wraps_data:
         payload = {"success": True, "data": payload}

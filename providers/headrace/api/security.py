@@ -33,12 +33,12 @@ from airflow.api_fastapi.auth.managers.models.resource_details import (
     DagDetails,
 )
 from airflow.configuration import conf
-from airflow.utils.session import create_session
 from flask import g, request
 
+from headrace.api import sessions
 from headrace.api.errors import ApiError, Forbidden, Unauthorized
+from headrace.api.scopes import Scope, grants  # re-exported: routes import scopes from here
 from headrace.api.services import api_keys, auth
-from headrace.api.services.api_keys import Scope
 
 API_KEY_HEADER = "X-API-Key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -117,8 +117,9 @@ def _authenticate() -> Principal | None:
 
 def _from_api_key(presented: str) -> Principal:
     """The principal of a live key: its owner as the auth manager knows them now, not as they were
-    when the key was created."""
-    with create_session() as session:
+    when the key was created. The lookup (and its ``last_used_at``) is the request session's first
+    transaction, committed before the handler runs."""
+    with sessions.transaction() as session:
         key = api_keys.verify(session, presented, now=datetime.now(UTC))
         if key is None:
             raise Unauthorized("Invalid, expired or revoked API key", code="INVALID_API_KEY")
@@ -184,7 +185,7 @@ class Permission:
     check: AuthCheck
 
     def enforce(self, principal: Principal) -> None:
-        if principal.kind == "api_key" and not api_keys.grants(list(principal.scopes), self.scope):
+        if principal.kind == "api_key" and not grants(principal.scopes, self.scope):
             raise Forbidden(f"This API key lacks the '{self.scope.value}' scope")
         if not self.check(get_auth_manager(), principal.user):
             raise Forbidden(f"Permission denied: requires {self.airflow_permission}")
@@ -229,13 +230,17 @@ def asset(method: str, scope: Scope) -> Permission:
     )
 
 
-def dag(method: str, scope: Scope, entity: DagAccessEntity | None = None) -> Permission:
+def dag(
+    method: str, scope: Scope, entity: DagAccessEntity | None = None, *, dag_id: str | None = None
+) -> Permission:
+    """DAGs in general, or with ``dag_id`` that one DAG: endpoints that only ever act on one DAG (the
+    ingestion jobs are runs of ``headrace_ingestion``) check it here, since no handler names it."""
     label = f"DAGs{f' ({entity.value.lower()})' if entity else ''}: {method}"
     return Permission(
         label,
         scope,
         lambda am, user: am.is_authorized_dag(
-            method=method, access_entity=entity, details=DagDetails(), user=user
+            method=method, access_entity=entity, details=DagDetails(id=dag_id), user=user
         ),
     )
 

@@ -21,4 +21,4 @@ class HeadraceDBManager(BaseDBManager):
     migration_dir = (_HERE / "migrations").as_posix()
     alembic_file = (_HERE / "alembic.ini").as_posix()
     supports_table_dropping = True
-    revision_heads_map = {"0.1.0": "b2c4d6e8f0a1", "0.2.0": "c3d5e7f9a1b2"}
+    revision_heads_map = {"0.1.0": "b2c4d6e8f0a1", "0.2.0": "d4e6f8a0b2c3"}

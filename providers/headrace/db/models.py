@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.utils.sqlalchemy import UtcDateTime
-from sqlalchemy import JSON, MetaData, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 metadata = MetaData(
@@ -89,3 +89,71 @@ class IngestionCancellation(Base):
     job_id: Mapped[str] = mapped_column(String(250), primary_key=True)
     cancelled_by: Mapped[str] = mapped_column(String(250), nullable=False)
     cancelled_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+# -- binary job queue (job-queue-api); see headrace.jobs ----------------------------------------------
+
+
+class QueuedJob(Base):
+    """A binary job of the queue. Every status change is one conditional UPDATE (see headrace.jobs)."""
+
+    __tablename__ = "headrace_job"
+    __table_args__ = (Index("idx_headrace_job_claim", "status", "priority_rank", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID
+    type: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    binary_url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    binary_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    arguments: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    env_variables: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False)
+    priority: Mapped[str] = mapped_column(String(20), nullable=False)
+    # 0 foreground, 1 background, 2 best_effort: the claim orders by it, so the index serves the claim.
+    priority_rank: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    executor_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    attempt_count: Mapped[int] = mapped_column(Integer, nullable=False)  # attempts so far = current one
+    stdout: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stderr: Mapped[str | None] = mapped_column(Text, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_by: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Set by DELETE ?force=true on a running job: the heartbeat answer tells its executor to stop.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class JobAttempt(Base):
+    """One claim of a job by one executor; the job's current attempt is the one that may finish it."""
+
+    __tablename__ = "headrace_job_attempt"
+
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("headrace_job.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1, 2, ...
+    executor_id: Mapped[str] = mapped_column(String(250), nullable=False)
+    executor_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, index=True)  # running, completed, ...
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # for the histogram
+
+
+class JobExecutor(Base):
+    """An executor as last seen by the queue (claims and heartbeats refresh it)."""
+
+    __tablename__ = "headrace_job_executor"
+
+    id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    hostname: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    executor_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
+    current_job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    jobs_completed: Mapped[int] = mapped_column(Integer, nullable=False)
+    jobs_failed: Mapped[int] = mapped_column(Integer, nullable=False)
+    jobs_lost: Mapped[int] = mapped_column(Integer, nullable=False)

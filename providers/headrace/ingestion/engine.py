@@ -1,10 +1,10 @@
 """Ingestion engines and the Arrow engine: files in object storage to one lakehouse table commit.
 
-An engine reads the job's files; the commit half (ledger, staging, one commit per format) lives in
-:mod:`headrace.ingestion.commit` so that every engine shares it. The Arrow engine runs in the
-calling process with bounded memory (``batch_rows`` rows per batch), which suits the files an
-Airflow worker can reasonably move; a Spark engine hands its Parquet output to
-:func:`~headrace.ingestion.commit.commit_parquet_files`.
+An engine reads the job's files; the commit half (ledger, staging, one commit per format) is the
+lakehouse's table-write protocol (:mod:`headrace.lakehouse.tables`), which every engine shares. The
+Arrow engine runs in the calling process with bounded memory (``batch_rows`` rows per batch), which
+suits the files an Airflow worker can reasonably move; a Spark engine hands its Parquet output to
+:func:`~headrace.lakehouse.tables.commit_parquet_files`.
 
 Order of a run: open the catalog and table; a job id that already committed returns its earlier
 result (before looking at files, which may be gone by then); check the target (exists or may be
@@ -19,22 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from headrace.ingestion.commit import (
-    commit_parquet_files,
-    nothing_to_load,
-    open_table,
-    previous_result,
-    split_loaded,
-    stage_and_commit,
-)
-from headrace.ingestion.commit.base import TableCommitter
 from headrace.ingestion.files import ResolvedFile, resolve_files
 from headrace.ingestion.readers import DEFAULT_BATCH_ROWS, BatchStream, open_batches, source_filesystem
-from headrace.ingestion.results import IngestionFailed, IngestionResult
+from headrace.ingestion.results import IngestionFailed, IngestionResult, ingestion_errors
 from headrace.ingestion.spec import JOB_ID, IngestionSpec
 from headrace.lakehouse.catalogs.base import FormatCatalog
 from headrace.lakehouse.errors import NoSuchCatalog
 from headrace.lakehouse.service import Lakehouse
+from headrace.lakehouse.tables import (
+    TableCommitter,
+    commit_parquet_files,
+    open_table,
+    previous_result,
+    stage_and_commit,
+)
 from headrace.storage import ObjectStore, S3Settings
 
 __all__ = [
@@ -46,6 +44,7 @@ __all__ = [
     "commit_parquet_files",
     "open_catalog",
     "run_ingestion",
+    "split_loaded",
 ]
 
 
@@ -81,6 +80,36 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+def split_loaded(
+    table: TableCommitter, spec: IngestionSpec, files: list[ResolvedFile]
+) -> tuple[list[ResolvedFile], list[ResolvedFile]]:
+    """``(to_load, skipped)``: with ``skip_loaded_files``, files whose rows the table already has.
+
+    Overwrite never skips: it replaces the table with exactly the job's files.
+    """
+    if not spec.source.skip_loaded_files or spec.target.write_mode == "overwrite":
+        return files, []
+    loaded = table.ledger().loaded()
+    to_load = [f for f in files if f.identity not in loaded]
+    skipped = [f for f in files if f.identity in loaded]
+    return to_load, skipped
+
+
+def nothing_to_load(table: TableCommitter, skipped: list[ResolvedFile], started: float) -> IngestionResult:
+    """Every file was loaded before: no commit, the table stays at its version."""
+    return IngestionResult(
+        job_id=table.job_id,
+        target=table.name,
+        rows_written=0,
+        bytes_read=0,
+        files=[],
+        skipped_files=[f.uri for f in skipped],
+        duration_seconds=round(time.monotonic() - started, 3),
+        version=table.version(),
+        committed=False,
+    )
+
+
 @dataclass(frozen=True)
 class LoadPlan:
     """What an engine has to load: the files not loaded before, into a table that accepts them."""
@@ -107,11 +136,11 @@ def plan_load(
     """
     started = time.monotonic()
     catalog = open_catalog(lakehouse, spec.target.catalog)
-    table = open_table(catalog, spec, check_job_id(job_id), batch_rows=batch_rows)
+    table = open_table(catalog, spec.target, check_job_id(job_id), batch_rows=batch_rows)
     if (earlier := previous_result(table)) is not None:
         return earlier
-    table.check_spec()
-    to_load, skipped = split_loaded(table, resolve_files(spec.source, store))
+    table.check_target()
+    to_load, skipped = split_loaded(table, spec, resolve_files(spec.source, store))
     if not to_load:
         return nothing_to_load(table, skipped, started)
     return LoadPlan(catalog, table, to_load, skipped, started)
@@ -137,11 +166,14 @@ class ArrowEngine:
         s3: S3Settings | None = None,
         **options: Any,
     ) -> IngestionResult:
-        plan = plan_load(spec, job_id=job_id, lakehouse=lakehouse, store=store, batch_rows=self.batch_rows)
-        if isinstance(plan, IngestionResult):
-            return plan
-        streams = [self._stream(spec, file, store, s3) for file in plan.to_load]
-        return stage_and_commit(plan.table, streams, plan.to_load, plan.skipped, plan.started)
+        with ingestion_errors():
+            plan = plan_load(
+                spec, job_id=job_id, lakehouse=lakehouse, store=store, batch_rows=self.batch_rows
+            )
+            if isinstance(plan, IngestionResult):
+                return plan
+            streams = [self._stream(spec, file, store, s3) for file in plan.to_load]
+            return stage_and_commit(plan.table, streams, plan.to_load, plan.skipped, plan.started)
 
     def _stream(
         self, spec: IngestionSpec, file: ResolvedFile, store: ObjectStore, s3: S3Settings | None

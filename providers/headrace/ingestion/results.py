@@ -1,40 +1,41 @@
 """What an ingestion run ends with: an :class:`IngestionResult`, or an :class:`IngestionFailed` error.
 
 Kept apart from the engine so that file resolution, readers and commits can raise and build them
-without importing the engine (which imports all of them).
+without importing the engine (which imports all of them). A run ends with its table commit, so its
+result is the commit's (:class:`~headrace.lakehouse.tables.CommitResult`), and the table layer's
+:class:`~headrace.lakehouse.tables.CommitFailed` reaches callers as an IngestionFailed with the same
+message and file (:func:`ingestion_errors`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from headrace.lakehouse.tables import CommitFailed, CommitResult
+
+__all__ = ["ERROR_XCOM_KEY", "IngestionFailed", "IngestionResult", "ingestion_errors"]
+
+# Where a failed ingestion task leaves its error (XCom), for the ingestion jobs API to report.
+ERROR_XCOM_KEY = "ingestion_error"
+
+IngestionResult = CommitResult  # rows, bytes, files, skipped files, duration and the table version
 
 
-@dataclass(frozen=True)
-class IngestionResult:
-    job_id: str
-    target: str  # "catalog.schema.table"
-    rows_written: int
-    bytes_read: int
-    files: list[str]
-    skipped_files: list[str]
-    duration_seconds: float
-    version: str | None  # Iceberg snapshot id / Delta version / Hive-style commit id
-    already_committed: bool = False
-    committed: bool = field(default=True)  # False when every file was skipped: nothing was written
+class IngestionFailed(CommitFailed):
+    """A job that cannot complete; ``message`` is meant for users, ``file`` names the source at fault.
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (XCom, REST responses)."""
-        return asdict(self)
+    A CommitFailed, so that a reader's error raised while the table layer stages the rows passes
+    through it unchanged.
+    """
 
 
-class IngestionFailed(Exception):
-    """A job that cannot complete; ``message`` is meant for users, ``file`` names the source at fault."""
-
-    def __init__(self, message: str, *, file: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.file = file
-
-    def __str__(self) -> str:
-        return self.message
+@contextmanager
+def ingestion_errors() -> Iterator[None]:
+    """Re-raise the table layer's CommitFailed as IngestionFailed (same message, same file)."""
+    try:
+        yield
+    except IngestionFailed:
+        raise
+    except CommitFailed as exc:
+        raise IngestionFailed(exc.message, file=exc.file) from exc

@@ -4,7 +4,7 @@ A workflow's ``check`` step, the ``TableCheckOperator`` and the natural-language
 use these models, so ``{"type": "unique", "columns": ["order_id"]}`` means the same everywhere.
 
 :func:`run_checks` evaluates them on the table's current data with DuckDB, on the locked connection
-of :mod:`headrace.lakehouse.query`. The SQL is built from column names checked against the table
+of :mod:`headrace.lakehouse.sql`. The SQL is built from column names checked against the table
 (and quoted); values (accepted values) travel as bound parameters, never inside the SQL text.
 
 ``failing_rows`` of each result is the number of rows that violate the check:
@@ -30,12 +30,14 @@ import pyarrow.dataset as ds
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from sqlglot import exp
 
-from headrace.lakehouse import query
 from headrace.lakehouse.errors import LakehouseError
-from headrace.lakehouse.query import QueryError, TableNotFound, TableRef
+from headrace.lakehouse.sql import DIALECT, QueryError, TableNotFound, TableRef, parse_table_name, run_sql
 
 if TYPE_CHECKING:
     from headrace.lakehouse.service import Lakehouse
+
+# Where a task whose checks failed leaves its CheckReport (XCom), for the workflow runs API.
+REPORT_XCOM_KEY = "check_report"
 
 
 class _Check(BaseModel):
@@ -169,7 +171,7 @@ def run_checks(
     ``now`` (aware; default: the current time) is what freshness measures the age against.
     """
     models = parse_checks(checks)
-    ref = query.parse_table_name(table, default_catalog=default_catalog, field="table")
+    ref = parse_table_name(table, default_catalog=default_catalog, field="table")
     data = _read(lakehouse, ref)
     context = _Context(ref, data, timeout_seconds)
     row_count = int(context.scalar(f"SELECT count(*) FROM {_FROM}"))
@@ -202,13 +204,13 @@ class _Context:
                 f"(columns: {', '.join(self.schema.names)})",
                 field=where,
             )
-        return exp.to_identifier(name, quoted=True).sql(dialect=query.DIALECT)
+        return exp.to_identifier(name, quoted=True).sql(dialect=DIALECT)
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         # A dataset goes in as a stream: DuckDB pushes no filter into it, and pyarrow cannot apply
         # some (a string filter on files of a table whose other files hold string_view columns).
         data = self.data.scanner().to_reader() if isinstance(self.data, ds.Dataset) else self.data
-        _, result = query._run_sql(
+        _, result = run_sql(
             sql,
             {_TABLE: data},
             limit=None,

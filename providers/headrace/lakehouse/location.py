@@ -17,7 +17,7 @@ import pyarrow.fs as pafs
 from headrace.storage import ReservedLocation, S3Settings, s3_location
 
 # Spark ingestion and transforms stage Delta and Hive-style tables' files in this folder next to the
-# catalog's folder (headrace.ingestion.spark.engine.staging_uri); the Arrow engine stages inside the
+# catalog's folder (headrace.ingestion.spark.staging.staging_uri); the Arrow engine stages inside the
 # table's own folder.
 STAGING_FOLDER = ".headrace-staging"
 

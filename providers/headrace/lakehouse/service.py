@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from headrace.lakehouse import query
 from headrace.lakehouse.catalogs.base import FormatCatalog
 from headrace.lakehouse.catalogs.delta import DeltaCatalog
 from headrace.lakehouse.catalogs.hive import HiveCatalog
@@ -20,6 +19,7 @@ from headrace.lakehouse.location import Location, reserved_locations
 from headrace.lakehouse.models import CatalogInfo, CatalogType, SchemaTree, TableMetadata
 from headrace.lakehouse.names import validate_name
 from headrace.lakehouse.registry import CatalogRegistry, catalog_engine
+from headrace.lakehouse.sql import QueryLimits, QueryResult, TableNotFound, TableRef, run_query
 from headrace.storage import ReservedLocation, S3Settings
 
 _FORMATS: dict[CatalogType, type[FormatCatalog]] = {
@@ -150,10 +150,10 @@ class Lakehouse:
         default_catalog: str | None = None,
         limit: int = 1000,
         timeout_seconds: float = 30.0,
-        limits: query.QueryLimits | None = None,
-    ) -> query.QueryResult:
+        limits: QueryLimits | None = None,
+    ) -> QueryResult:
         """Read-only SQL over ``catalog.schema.table`` names of every catalog."""
-        return query.run_query(
+        return run_query(
             sql,
             self._resolve,
             default_catalog=default_catalog,
@@ -162,12 +162,12 @@ class Lakehouse:
             limits=limits,
         )
 
-    def _resolve(self, ref: query.TableRef) -> pa.Table | ds.Dataset | pa.RecordBatchReader:
+    def _resolve(self, ref: TableRef) -> pa.Table | ds.Dataset | pa.RecordBatchReader:
         try:
             data = self.read(ref.catalog, ref.schema, ref.table)
             delta = isinstance(self.open(ref.catalog), DeltaCatalog)
         except (LakehouseError, ValueError) as exc:
-            raise query.TableNotFound(f"Table {ref} not found: {exc}") from exc
+            raise TableNotFound(f"Table {ref} not found: {exc}") from exc
         if delta and isinstance(data, ds.Dataset):
             # delta-rs merges write string_view columns, and pyarrow cannot filter them against the
             # table's string type: scan without filter pushdown (batches come in the table's types).

@@ -14,11 +14,12 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from headrace.hooks.lakehouse import LakehouseHook
-from headrace.lakehouse.checks import Check, CheckError, parse_checks, run_checks
-from headrace.lakehouse.query import QueryError
+from headrace.lakehouse.checks import REPORT_XCOM_KEY, Check, CheckError, parse_checks, run_checks
+from headrace.lakehouse.sql import QueryError
+from headrace.operators.failures import fail_task
 from headrace.operators.transform import failure_message
 
-REPORT_XCOM_KEY = "check_report"
+__all__ = ["REPORT_XCOM_KEY", "TableCheckOperator"]
 
 
 class TableCheckOperator(BaseOperator):
@@ -71,12 +72,14 @@ class TableCheckOperator(BaseOperator):
         for result in report.results:
             self.log.info("%s %s: %s", "PASS" if result.passed else "FAIL", result.type, result.message)
         if report.failed:
-            context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=payload)
             failed = "; ".join(
                 f"{result.type} ({result.failing_rows} failing row(s)): {result.message}"
                 for result in report.failed
             )
-            raise AirflowFailException(
-                f"{len(report.failed)} of {len(report.results)} check(s) failed on {report.table}: {failed}"
+            fail_task(
+                context,
+                REPORT_XCOM_KEY,
+                payload,
+                f"{len(report.failed)} of {len(report.results)} check(s) failed on {report.table}: {failed}",
             )
         return payload

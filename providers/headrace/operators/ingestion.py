@@ -16,11 +16,13 @@ from headrace import config
 from headrace.hooks.lakehouse import LakehouseHook
 from headrace.ingestion.engine import IngestionFailed, run_ingestion
 from headrace.ingestion.engines import engine_for
+from headrace.ingestion.results import ERROR_XCOM_KEY
 from headrace.ingestion.spec import IngestionSpec, parse_spec
+from headrace.operators.failures import fail_task
 from headrace.operators.job_ids import default_job_id
 from headrace.storage import get_store
 
-ERROR_XCOM_KEY = "ingestion_error"
+__all__ = ["ERROR_XCOM_KEY", "IngestionOperator"]
 
 
 class IngestionOperator(BaseOperator):
@@ -91,8 +93,7 @@ class IngestionOperator(BaseOperator):
             )
         except (IngestionFailed, AirflowFailException) as exc:
             # Bad data or a bad spec fails the same way on every try: no retry, and say why.
-            context["ti"].xcom_push(key=ERROR_XCOM_KEY, value=str(exc))
-            raise AirflowFailException(str(exc)) from exc
+            fail_task(context, ERROR_XCOM_KEY, str(exc), cause=exc)
         self.log.info(
             "Ingested %s rows from %d file(s) into %s (version %s)",
             result.rows_written,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headrace.ingestion.commit.base import path_token
+from headrace.lakehouse.tables import path_token
 
 MAX_JOB_ID = 200
 

@@ -1,6 +1,6 @@
 """SqlTransformOperator: a read-only SQL query over lakehouse tables, its result written to a table.
 
-A thin adapter over :func:`headrace.lakehouse.transform.run_transform` (the ``transform`` step of a
+A thin adapter over :func:`headrace.ingestion.transform.run_transform` (the ``transform`` step of a
 workflow): one commit per run, recorded under a job id derived from the run, so rerunning a task of
 the same DAG run does not write twice.
 """
@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from headrace import config
 from headrace.hooks.lakehouse import LakehouseHook
 from headrace.ingestion.results import IngestionFailed
-from headrace.lakehouse.query import QueryError
-from headrace.lakehouse.transform import run_transform
+from headrace.ingestion.transform import ERROR_XCOM_KEY, run_transform
+from headrace.lakehouse.sql import QueryError
+from headrace.operators.failures import fail_task
 from headrace.operators.job_ids import default_job_id
 
-ERROR_XCOM_KEY = "transform_error"
+__all__ = ["ERROR_XCOM_KEY", "SqlTransformOperator", "failure_message"]
 
 
 def failure_message(exc: Exception) -> str:
@@ -96,9 +96,7 @@ class SqlTransformOperator(BaseOperator):
             if isinstance(exc, QueryError) and exc.code == "QUERY_TIMEOUT":
                 raise  # may pass on a retry
             # Bad SQL, a bad target or a failed commit fail the same way on every try: no retry.
-            message = failure_message(exc)
-            context["ti"].xcom_push(key=ERROR_XCOM_KEY, value=message)
-            raise AirflowFailException(message) from exc
+            fail_task(context, ERROR_XCOM_KEY, failure_message(exc), cause=exc)
         self.log.info(
             "Wrote %s rows into %s (version %s, job %s%s)",
             result.rows_written,

@@ -13,6 +13,7 @@ Checks that need the whole definition (unique step ids, known dependencies, no c
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -21,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from headrace.ingestion.spec import ExecuteConfig, Source, Target
 from headrace.lakehouse.checks import Check
 from headrace.workflows.identifiers import IDENTIFIER_RULE, is_identifier
-from headrace.workflows.run_inputs import connection_problems
+from headrace.workflows.run_inputs import connection_problems, templated
 from headrace.workflows.schedule import Schedule, parse_schedule
+from headrace.workflows.suggestions import did_you_mean
 
 WORKFLOW_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$"
 STEP_ID = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
@@ -183,6 +185,45 @@ class OperatorStep(_Step):
     _arguments = field_validator("arguments")(_fixed_connections)
 
 
+class JobStep(_Step):
+    """A job binary run by the JobExecutionOperator: queued for an executor, or inline in the task.
+
+    The binary is fixed at deploy time (no Jinja in ``binary_url``, a literal sha256), so whoever
+    triggers a run can choose its arguments and environment but never which code runs.
+    """
+
+    kind: Literal["job"]
+    binary_url: str = Field(
+        min_length=1, description="URL of the binary; must match [headrace] job_binary_url_allowlist."
+    )
+    binary_sha256: str = Field(description="SHA-256 of the binary: 64 hex digits.")
+    arguments: list[str] = Field(default_factory=list)
+    env_variables: dict[str, str] = Field(default_factory=dict)
+    priority: Literal["foreground", "background", "best_effort"] = "background"
+    mode: Literal["queue", "inline"] = "queue"
+    job_type: str | None = Field(None, pattern=r"^\S+$", description="Job type in the queue (no spaces).")
+    api_conn_id: str | None = Field(
+        None, description="headrace_api connection of queue mode (fixed here, never templated)."
+    )
+
+    @field_validator("api_conn_id")
+    @classmethod
+    def _fixed_api_connection(cls, value: str | None) -> str | None:
+        _fixed_connections({"api_conn_id": value})
+        return value
+
+    @field_validator("binary_url", "binary_sha256")
+    @classmethod
+    def _fixed_binary(cls, value: str, info: Any) -> str:
+        if templated(value):
+            raise ValueError(
+                f"the binary is fixed in the definition at deploy time, never taken from the run ({value!r})"
+            )
+        if info.field_name == "binary_sha256" and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+            raise ValueError(f"must be 64 hex digits (the binary's SHA-256), not {value!r}")
+        return value
+
+
 class TemplateStep(_Step):
     """A shipped or user template's steps, as one task group named by this step's id."""
 
@@ -192,10 +233,10 @@ class TemplateStep(_Step):
 
 
 Step = Annotated[
-    IngestStep | TransformStep | CheckStep | BashStep | PythonStep | OperatorStep | TemplateStep,
+    IngestStep | TransformStep | CheckStep | BashStep | PythonStep | OperatorStep | JobStep | TemplateStep,
     Field(discriminator="kind"),
 ]
-STEP_KINDS = ("ingest", "transform", "check", "bash", "python", "operator", "template")
+STEP_KINDS = ("ingest", "transform", "check", "bash", "python", "operator", "job", "template")
 
 
 class WorkflowDefinition(_Strict):
@@ -251,7 +292,7 @@ def param_problems(params: dict[str, ParamSpec], values: dict[str, Any]) -> list
         spec = params.get(name)
         if spec is None:
             known = ", ".join(sorted(params)) or "none"
-            problems.append((name, f"unknown parameter{_hint(name, params)} (known: {known})"))
+            problems.append((name, f"unknown parameter{did_you_mean(name, params)} (known: {known})"))
             continue
         wanted = _PARAM_TYPES[spec.type]
         wrong_bool = isinstance(value, bool) and bool not in wanted
@@ -277,7 +318,8 @@ def graph_problems(steps: list[Any], base: Path = ("steps",)) -> list[tuple[Path
             if dep == step.id:
                 problems.append(((*base, i, "depends_on", j), f"step '{step.id}' depends on itself"))
             elif dep not in index:
-                problems.append(((*base, i, "depends_on", j), f"unknown step '{dep}'{_hint(dep, index)}"))
+                hint = did_you_mean(dep, index)
+                problems.append(((*base, i, "depends_on", j), f"unknown step '{dep}'{hint}"))
     if not problems and (cycle := _cycle(steps)):
         first = index[cycle[0]]
         where = steps[first].depends_on.index(cycle[1])
@@ -307,9 +349,3 @@ def _cycle(steps: list[Any]) -> list[str] | None:
         if step.id not in state and (found := visit(step.id)):
             return found
     return None
-
-
-def _hint(word: str, known: Any) -> str:
-    from headrace.workflows.source import did_you_mean
-
-    return did_you_mean(word, known)

@@ -22,6 +22,7 @@ from headrace.workflows.model import (
     CheckStep,
     Configuration,
     IngestStep,
+    JobStep,
     OperatorStep,
     PythonStep,
     TemplateStep,
@@ -44,6 +45,7 @@ from headrace.workflows.templates import Template, expand, templates
 INGEST = "headrace.operators.ingestion.IngestionOperator"
 TRANSFORM = "headrace.operators.transform.SqlTransformOperator"
 CHECK = "headrace.operators.checks.TableCheckOperator"
+JOB = "headrace.operators.job_execution.JobExecutionOperator"
 BASH = "airflow.providers.standard.operators.bash.BashOperator"
 PYTHON = "airflow.providers.standard.operators.python.PythonOperator"
 # Arguments every task gets from the definition, never from an ``operator`` step's ``arguments``.
@@ -201,6 +203,12 @@ class _Planner:
                 table=step.table, checks=[c.model_dump(mode="json", exclude_none=True) for c in step.checks]
             )
             _put(args, default_catalog=step.default_catalog)
+        elif isinstance(step, JobStep):
+            plan.operator = JOB
+            args.update(binary_url=step.binary_url, binary_sha256=step.binary_sha256)
+            args.update(priority=step.priority, mode=step.mode)
+            _put(args, arguments=step.arguments or None, env_variables=step.env_variables or None)
+            _put(args, job_type=step.job_type, api_conn_id=step.api_conn_id)
         elif isinstance(step, BashStep):
             plan.operator = BASH
             args["bash_command"] = step.bash_command

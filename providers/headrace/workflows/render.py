@@ -1,8 +1,8 @@
 """A definition as a standalone Python DAG file: the same plan the loader builds, printed as code.
 
 For teams that want to leave Headrace's loader behind, review the generated code, or start from it.
-The file needs only Airflow and the operators it imports (Headrace's own for ingest, transform and
-check steps, and its ``identifier`` filter when SQL takes a name from a run parameter).
+The file needs only Airflow and the operators it imports (Headrace's own for ingest, transform, check
+and job steps, and its ``identifier`` filter when SQL takes a name from a run parameter).
 """
 
 from __future__ import annotations

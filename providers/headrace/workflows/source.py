@@ -7,7 +7,6 @@ problem's path.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+
+from headrace.workflows.suggestions import did_you_mean  # also imported from here by plan and templates
 
 try:  # libyaml when the wheel has it: several times faster than the pure-Python loader
     from yaml import CSafeLoader as Loader
@@ -143,11 +144,6 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
             path.append(part)
             node = None
     return tuple(path)
-
-
-def did_you_mean(word: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def keys_at(path: FieldPath, data: Any) -> list[str]:

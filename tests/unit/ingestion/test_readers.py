@@ -40,7 +40,7 @@ def read(tmp_path, content: bytes, file_type: str, *, csv: dict | None = None, b
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of 64 bytes, so that a few lines span many blocks (pyarrow infers per block)."""
-    monkeypatch.setattr(readers, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(readers.stream, "BLOCK_BYTES", 64)  # read at call time by the CSV and JSON readers
 
 
 def test_csv_types_are_inferred_over_the_whole_file(tmp_path, small_blocks):

@@ -9,11 +9,11 @@ import pytest
 from deltalake import DeltaTable
 from pyiceberg.catalog.sql import SqlCatalog
 
-from headrace.ingestion.commit import base
 from headrace.ingestion.engine import run_ingestion
 from headrace.ingestion.results import IngestionFailed
 from headrace.lakehouse.models import CatalogType
 from headrace.lakehouse.service import Lakehouse, LakehouseSettings
+from headrace.lakehouse.tables import base
 from headrace.storage import S3ObjectStore, s3_settings_from_connection
 from tests.unit.ingestion.helpers import ROWS, csv_bytes, json_lines, make_spec, put, rows_of
 

@@ -22,7 +22,8 @@ import pytest
 from deltalake import DeltaTable
 from pyiceberg.catalog.sql import SqlCatalog
 
-from headrace.ingestion.engine import Engine
+from headrace.ingestion.engine import run_ingestion
+from headrace.ingestion.engines import engine_for
 from headrace.ingestion.results import IngestionFailed, IngestionResult
 from headrace.ingestion.spark import JOB_SCRIPT, SparkEngine
 from headrace.ingestion.spark.engine import STAGING_FOLDER, pyspark_submit
@@ -175,8 +176,14 @@ def parquet_load(env: Env) -> IngestionResult:
 # -- CSV into Iceberg ------------------------------------------------------------------------------
 
 
-def test_the_engine_is_an_engine():
-    assert isinstance(SparkEngine(), Engine) and SparkEngine.name == "spark"
+def test_run_ingestion_runs_the_spark_engine_that_engine_id_names(env):
+    """What ``engine_id: spark`` does for a user: the job runs on Spark, so Spark's refusals apply."""
+    env.put("avro/by-id.avro", b"Obj\x01")
+    engine = engine_for("spark", {"arrow": "arrow", "spark": f"spark:{NO_CONNECTION}"})
+    spec = spec_of("iceberg", "by_id", "s3://raw/avro/by-id.avro", "avro")
+
+    with pytest.raises(IngestionFailed, match="The spark engine cannot read avro files"):
+        run_ingestion(spec, job_id="job-by-id-1", lakehouse=env.lakehouse, store=env.store, engine=engine)
 
 
 def test_csv_with_a_custom_delimiter_into_iceberg(env, csv_load):

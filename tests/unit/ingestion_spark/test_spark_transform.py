@@ -14,9 +14,9 @@ import pytest
 from deltalake import DeltaTable
 
 from headrace.ingestion.results import IngestionFailed
+from headrace.ingestion.transform import run_transform
 from headrace.lakehouse.models import CatalogType
 from headrace.lakehouse.service import Lakehouse, LakehouseSettings
-from headrace.lakehouse.transform import run_transform
 
 pytestmark = pytest.mark.spark
 

@@ -7,15 +7,14 @@ their ``status``), one row has a null ``status``, one a status outside the accep
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from headrace.lakehouse.checks import CheckError, NotNull, run_checks
 from headrace.lakehouse.models import CatalogType
-from headrace.lakehouse.query import QueryError
-from headrace.lakehouse.service import Lakehouse, LakehouseSettings
+from headrace.lakehouse.service import Lakehouse
+from headrace.lakehouse.sql import QueryError
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ORDERS = pa.table(
@@ -33,13 +32,10 @@ FORMATS = [t.value for t in CatalogType]
 
 
 @pytest.fixture
-def lakehouse(tmp_path: Path) -> Lakehouse:
-    lakehouse = Lakehouse(
-        LakehouseSettings(catalog_uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=str(tmp_path / "wh"))
-    )
-    for catalog_type in CatalogType:
-        lakehouse.create_catalog(catalog_type.value, catalog_type)
-        lakehouse.write(catalog_type.value, "sales", "orders", ORDERS)
+def lakehouse(lakehouse: Lakehouse) -> Lakehouse:
+    """The shared lakehouse (tests/unit/conftest.py) with ``sales.orders`` in every catalog."""
+    for catalog in FORMATS:
+        lakehouse.write(catalog, "sales", "orders", ORDERS)
     return lakehouse
 
 

@@ -25,11 +25,11 @@ from headrace.storage import LocalObjectStore, find_reserved
 )
 def test_the_staging_location_holds_the_spark_staging_folders(location):
     """Spark ingestion and transforms stage Delta/Hive-style files where staging_location says."""
-    from headrace.ingestion.spark import engine as spark
+    from headrace.ingestion.spark import staging as spark
 
     assert STAGING_FOLDER == spark.STAGING_FOLDER
-    table = SimpleNamespace(
-        token="job1", spec=SimpleNamespace(target=SimpleNamespace(schema_name="s", table="t"))
+    table = SimpleNamespace(  # a Delta/Hive-style table: no folder whose files the commit adopts
+        token="job1", target=SimpleNamespace(schema_name="s", table="t"), adoption_folder=lambda: None
     )
     catalog = SimpleNamespace(location=SimpleNamespace(uri=location), info=SimpleNamespace(name="sales"))
 

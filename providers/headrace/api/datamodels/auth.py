@@ -8,10 +8,12 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from headrace.api.datamodels.common import FieldValueError, StrictModel
-from headrace.api.services.api_keys import Scope
+from headrace.api.scopes import Scope
 
 
 class LoginRequest(StrictModel):
+    """Credentials for POST /auth/login: a username (or email) and a password."""
+
     username: str | None = Field(None, min_length=1, max_length=250)
     email: str | None = Field(None, min_length=1, max_length=250, description="Same as username.")
     password: str = Field(min_length=1, max_length=1024)
@@ -28,16 +30,22 @@ class LoginRequest(StrictModel):
 
 
 class RefreshRequest(StrictModel):
+    """Body of POST /auth/refresh; empty to exchange the current bearer token."""
+
     refresh_token: str | None = Field(
         None, description="From login; without it the current bearer token is exchanged for a new one."
     )
 
 
 class LogoutRequest(StrictModel):
+    """Body of POST /auth/logout; optionally the refresh token to discard too."""
+
     refresh_token: str | None = Field(None, description="Also discard this refresh token.")
 
 
 class TokenInfo(BaseModel):
+    """When the caller's credentials expire (the lakehouse-api tokenInfo)."""
+
     hasToken: bool
     isExpired: bool
     expiresAt: str | None = Field(description="ISO 8601, UTC.")
@@ -45,16 +53,22 @@ class TokenInfo(BaseModel):
 
 
 class UserInfo(BaseModel):
+    """The authenticated user and how they authenticated (JWT or API key)."""
+
     username: str
     authenticated_by: Literal["jwt", "api_key"]
     scopes: list[str] | None = Field(None, description="API keys only.")
 
 
 class StatusData(TokenInfo):
+    """Answer of GET /auth/status: token facts plus the user behind them."""
+
     user: UserInfo
 
 
 class LoginData(BaseModel):
+    """The lakehouse-api login envelope: the token and its expiry facts."""
+
     token: str
     tokenInfo: TokenInfo
 
@@ -71,6 +85,8 @@ class LoginResponse(BaseModel):
 
 
 class ApiKeyCreateRequest(StrictModel):
+    """A new API key: its name, scopes and expiry (in days or as a date)."""
+
     name: str = Field(min_length=1, max_length=200, pattern=r"^[\w .:@-]+$")
     scopes: list[Scope] = Field(min_length=1)
     expires_in_days: int | None = Field(
@@ -91,6 +107,8 @@ class ApiKeyCreateRequest(StrictModel):
 
 
 class ApiKeyInfo(BaseModel):
+    """An API key as administrators see it: never its secret."""
+
     id: str
     name: str
     scopes: list[str]
@@ -103,4 +121,6 @@ class ApiKeyInfo(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyInfo):
+    """A newly created API key, with its secret (shown only once)."""
+
     key: str = Field(description="The secret key. Shown only in this answer; store it now.")

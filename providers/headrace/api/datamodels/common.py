@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The largest ``offset`` a list accepts: what a database integer holds (beyond it a query fails).
+MAX_OFFSET = 2**31 - 1
+
 
 class FieldValueError(ValueError):
     """Raised by model-level validators so that the error still names the field at fault."""
@@ -22,11 +25,15 @@ class StrictModel(BaseModel):
 
 
 class MessageResponse(BaseModel):
+    """A success answer that only carries a message."""
+
     success: Literal[True] = True
     message: str
 
 
 class FieldError(BaseModel):
+    """One invalid field of a request and what is wrong with it."""
+
     field: str = Field(description="Dotted path of the bad field, e.g. `target.catalog`.")
     message: str
 
@@ -43,6 +50,8 @@ class EnvelopeError(BaseModel):
 
 
 class ErrorObject(BaseModel):
+    """The error object inside the pipelines-api and workflows-api error shape."""
+
     code: str
     message: str
     details: Any = None

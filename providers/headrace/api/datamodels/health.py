@@ -19,6 +19,8 @@ DETAIL_FIELDS = frozenset({"version"})
 
 
 class ComponentHealth(BaseModel):
+    """The status of one component Headrace depends on."""
+
     status: ComponentStatus
     required: bool = Field(description="A required component that is down makes the answer 503.")
     error: str | None = Field(None, description="Authenticated callers only.")
@@ -27,6 +29,8 @@ class ComponentHealth(BaseModel):
 
 
 class HealthResponse(BaseModel):
+    """Answer of GET /health and /healthz: the overall status and each component's."""
+
     status: str = Field(
         description="`/health`: healthy, degraded or unhealthy (lakehouse-api, job-queue-api); "
         "`/healthz`: ok, degraded or down (job-monitoring-api)."

@@ -14,6 +14,8 @@ NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
 class CatalogCreate(StrictModel):
+    """A new catalog: its name, type, description and properties."""
+
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
     type: CatalogType
     description: str = Field("", max_length=1000)
@@ -21,6 +23,8 @@ class CatalogCreate(StrictModel):
 
 
 class CatalogUpdate(StrictModel):
+    """Changes to a catalog's description and/or properties."""
+
     description: str | None = Field(None, max_length=1000)
     properties: dict[str, str | None] | None = Field(
         None, description="Merged into the existing properties; a null value removes that property."
@@ -34,16 +38,22 @@ class CatalogUpdate(StrictModel):
 
 
 class DeleteQuery(StrictModel):
+    """Query parameters of DELETE /catalog/{name}."""
+
     force: bool = Field(False, description="Also drop every table the catalog still holds.")
 
 
 class CatalogSummary(BaseModel):
+    """A catalog as listed: name, type and description."""
+
     name: str
     type: CatalogType
     description: str
 
 
 class CatalogDetail(CatalogSummary):
+    """A catalog with its properties, location and timestamps."""
+
     properties: dict[str, str]
     location: str = Field(
         description="Where the catalog keeps its tables, as a storage URI and never a server path: "
@@ -54,50 +64,68 @@ class CatalogDetail(CatalogSummary):
 
 
 class CatalogCreated(BaseModel):
+    """Answer to creating a catalog."""
+
     name: str
     type: CatalogType
     message: str = "Catalog created successfully"
 
 
 class Message(BaseModel):
+    """An answer that only carries a message."""
+
     message: str
 
 
 class CatalogDeleted(BaseModel):
+    """Answer to deleting a catalog, with the number of tables dropped."""
+
     success: Literal[True] = True
     message: str = "Catalog deleted successfully"
     tables_dropped: int
 
 
 class CatalogStatsOut(BaseModel):
+    """How many schemas and tables a catalog holds."""
+
     catalogName: str
     schemaCount: int
     tableCount: int
 
 
 class TableNode(BaseModel):
+    """A table in a catalog's tree of schemas and tables."""
+
     name: str
     type: Literal["TABLE"] = "TABLE"
 
 
 class SchemaNode(BaseModel):
+    """A schema in a catalog's tree, with its tables."""
+
     name: str
     type: Literal["schema"] = "schema"
     tables: list[TableNode]
 
 
 class ColumnOut(BaseModel):
+    """A column of a table: name, type and nullability."""
+
     name: str
     type: str
     nullable: bool
 
 
 class PartitionOut(BaseModel):
+    """A partition field of a table: the column and its transform."""
+
     column: str
     transform: str
 
 
 class TableMetadataOut(BaseModel):
+    """A table's columns, partitioning and storage properties."""
+
     name: str
     type: Literal["TABLE"] = "TABLE"
     catalog: str
@@ -112,6 +140,8 @@ class TableMetadataOut(BaseModel):
 
 
 class QueryRequest(StrictModel):
+    """A read-only SQL query over the lakehouse's tables."""
+
     sql: str = Field(min_length=1, max_length=100_000, description="One SELECT or WITH statement.")
     catalog: str | None = Field(
         None, pattern=NAME_PATTERN, description="Default catalog for two-part names (schema.table)."
@@ -122,11 +152,15 @@ class QueryRequest(StrictModel):
 
 
 class QueryColumn(BaseModel):
+    """A column of a query's result: name and type."""
+
     name: str
     type: str
 
 
 class QueryResponse(BaseModel):
+    """The rows a query returned, its columns and how long it took."""
+
     columns: list[QueryColumn]
     rows: list[list[Any]]
     row_count: int

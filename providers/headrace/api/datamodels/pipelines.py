@@ -15,6 +15,8 @@ ConnectionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-
 
 
 class GenerateOptions(StrictModel):
+    """Options of pipeline generation."""
+
     optimize: bool = Field(
         False, description="Accepted for the contract; generated definitions have nothing to optimise."
     )
@@ -24,17 +26,23 @@ class GenerateOptions(StrictModel):
 
 
 class GenerateRequest(StrictModel):
+    """Generate a pipeline (a draft workflow definition) from a description."""
+
     description: str = Field(min_length=3, max_length=2000)
     project_id: str | None = Field(None, max_length=200)
     options: GenerateOptions = Field(default_factory=GenerateOptions)
 
 
 class Validation(BaseModel):
+    """The outcome of building a generated pipeline as a dry run."""
+
     status: Literal["passed", "passed_with_warnings", "skipped"]
     warnings: list[str]
 
 
 class GeneratedPipeline(BaseModel):
+    """A generated pipeline draft: its definition and equivalent DAG code."""
+
     pipeline_id: str
     name: str
     description: str
@@ -45,6 +53,8 @@ class GeneratedPipeline(BaseModel):
 
 
 class DeployRequest(StrictModel):
+    """Deploy a pipeline: environment, schedule and connection ids to fix."""
+
     environment: str = Field("production", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
     schedule: str | None = Field(
         None, description="Replaces the definition's schedule (cron, preset, interval)."
@@ -64,6 +74,8 @@ class DeployRequest(StrictModel):
 
 
 class Deployment(BaseModel):
+    """A deployed pipeline: the DAG and definition file it became."""
+
     pipeline_id: str
     dag_id: str
     status: Literal["deployed"] = "deployed"
@@ -75,6 +87,8 @@ class Deployment(BaseModel):
 
 
 class RunRequest(StrictModel):
+    """Run a pipeline with parameters, optionally waiting for it to finish."""
+
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="Run parameters, checked against the definition's params (an identifier against "
@@ -87,6 +101,8 @@ class RunRequest(StrictModel):
 
 
 class PipelineRun(BaseModel):
+    """A run of a pipeline: its id, status, parameters and times."""
+
     pipeline_id: str
     run_id: str
     status: str
@@ -96,6 +112,8 @@ class PipelineRun(BaseModel):
 
 
 class PipelineStatus(BaseModel):
+    """A pipeline's latest run: status, current task, progress and estimates."""
+
     pipeline_id: str
     run_id: str | None
     status: str = Field(
@@ -111,6 +129,8 @@ class PipelineStatus(BaseModel):
 
 
 class Pipeline(BaseModel):
+    """A pipeline: its definition, schedule, status and DAG."""
+
     pipeline_id: str
     name: str
     description: str | None
@@ -121,5 +141,7 @@ class Pipeline(BaseModel):
 
 
 class PipelineListQuery(StrictModel):
+    """Query parameters of GET /pipelines: paging."""
+
     page: int = Field(1, ge=1)
     per_page: int = Field(20, ge=1, le=100)

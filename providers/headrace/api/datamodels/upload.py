@@ -8,11 +8,15 @@ from headrace.api.datamodels.common import StrictModel
 
 
 class UploadForm(StrictModel):
+    """Form fields of an upload: the target bucket and folder."""
+
     bucket: str = Field(min_length=1, max_length=63, description="Target bucket (created if missing).")
     path: str = Field("", max_length=900, description="Folder inside the bucket (default: its root).")
 
 
 class UploadedFile(BaseModel):
+    """A file stored in object storage by an upload."""
+
     fileName: str
     bucket: str
     key: str
@@ -26,10 +30,14 @@ class UploadedFile(BaseModel):
 
 
 class UploadedItem(UploadedFile):
+    """A file of a multiple upload that was stored."""
+
     success: bool = True
 
 
 class FailedItem(BaseModel):
+    """A file of a multiple upload that was not stored, and why."""
+
     fileName: str
     error: str
     code: str
@@ -37,6 +45,8 @@ class FailedItem(BaseModel):
 
 
 class MultipleUploadResult(BaseModel):
+    """Answer of a multiple upload: the files stored and those refused."""
+
     uploaded: list[UploadedItem]
     failed: list[FailedItem] = Field(description="Files that were not stored, each with its reason.")
     total: int

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from headrace.api.datamodels.common import StrictModel
+from headrace.api.datamodels.common import MAX_OFFSET, StrictModel
 from headrace.storage.filetypes import FileType
 from headrace.workflows.model import TABLE_NAME, Configuration, Priority
 from headrace.workflows.schedule import parse_schedule
@@ -16,6 +16,8 @@ WorkflowStatus = Literal["created", "running", "completed", "failed", "cancellin
 
 
 class Requirements(StrictModel):
+    """What a workflow does: its data source, target table, schedule and write mode."""
+
     data_source: str = Field(
         min_length=1,
         max_length=2000,
@@ -38,6 +40,8 @@ class Requirements(StrictModel):
 
 
 class CreateWorkflow(StrictModel):
+    """A new workflow: name, requirements and execution configuration."""
+
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     requirements: Requirements
@@ -45,6 +49,8 @@ class CreateWorkflow(StrictModel):
 
 
 class AgentAssignment(BaseModel):
+    """Where a workflow step runs: its executor, pool and queue."""
+
     agent_id: str = Field(description="executor:pool:queue the step runs on")
     role: str
     specialization: str
@@ -55,6 +61,8 @@ class AgentAssignment(BaseModel):
 
 
 class WorkflowCreated(BaseModel):
+    """A workflow just created, with the agents its steps are assigned to."""
+
     workflow_id: str
     name: str
     status: Literal["created"] = "created"
@@ -66,12 +74,16 @@ class WorkflowCreated(BaseModel):
 
 
 class Progress(BaseModel):
+    """How many tasks of a workflow's run have finished."""
+
     completed_tasks: int
     total_tasks: int
     percentage: int
 
 
 class CurrentStep(BaseModel):
+    """The step of a workflow's run that is in progress."""
+
     step_name: str
     status: Literal["in_progress"] = "in_progress"
     started_at: datetime | None
@@ -79,6 +91,8 @@ class CurrentStep(BaseModel):
 
 
 class StepView(BaseModel):
+    """One step of a workflow's execution plan and its state."""
+
     step_id: str
     name: str
     status: str
@@ -88,10 +102,14 @@ class StepView(BaseModel):
 
 
 class ExecutionPlan(BaseModel):
+    """The steps of a workflow, in order."""
+
     steps: list[StepView]
 
 
 class RunMetrics(BaseModel):
+    """Records, volume, rate and errors of a workflow's run."""
+
     records_processed: int
     data_volume_mb: float
     processing_rate: float | None = Field(description="Records per second of run time.")
@@ -99,6 +117,8 @@ class RunMetrics(BaseModel):
 
 
 class Workflow(BaseModel):
+    """A workflow followed through its latest run: progress, plan and metrics."""
+
     workflow_id: str
     name: str
     status: WorkflowStatus
@@ -113,6 +133,8 @@ class Workflow(BaseModel):
 
 
 class WorkflowSummary(BaseModel):
+    """A workflow as listed: status, priority and progress."""
+
     workflow_id: str
     name: str
     status: WorkflowStatus
@@ -122,6 +144,8 @@ class WorkflowSummary(BaseModel):
 
 
 class Pagination(BaseModel):
+    """Where a page of a list stands in the whole list."""
+
     total: int
     limit: int
     offset: int
@@ -129,20 +153,26 @@ class Pagination(BaseModel):
 
 
 class WorkflowList(BaseModel):
+    """A page of workflows."""
+
     workflows: list[WorkflowSummary]
     pagination: Pagination
 
 
 class WorkflowListQuery(StrictModel):
+    """Query parameters of GET /workflows: filters and paging."""
+
     status: WorkflowStatus | None = None
     priority: Priority | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
     limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class CancelWorkflow(StrictModel):
+    """Cancel a workflow's run: the reason and whether to stop running tasks."""
+
     reason: str = Field("Cancelled through the API", min_length=1, max_length=500)
     force: bool = Field(
         False, description="Stop running tasks now; otherwise no new task starts and running ones finish."
@@ -150,6 +180,8 @@ class CancelWorkflow(StrictModel):
 
 
 class WorkflowCancelled(BaseModel):
+    """Answer to cancelling a workflow's run."""
+
     workflow_id: str
     run_id: str
     status: Literal["cancelling"] = "cancelling"
@@ -159,6 +191,8 @@ class WorkflowCancelled(BaseModel):
 
 
 class StepMetrics(BaseModel):
+    """Duration, records and tries of one step of a workflow's run."""
+
     step_name: str
     status: str
     duration: float | None
@@ -169,6 +203,8 @@ class StepMetrics(BaseModel):
 
 
 class ExecutionMetrics(BaseModel):
+    """Time, records and volume of a workflow's whole run."""
+
     total_duration: float | None
     processing_time: float
     overhead_time: float | None
@@ -178,12 +214,16 @@ class ExecutionMetrics(BaseModel):
 
 
 class QualityMetrics(BaseModel):
+    """The data-quality checks of a workflow's run and their failures."""
+
     checks_run: int
     checks_failed: int
     failing_rows: int
 
 
 class WorkflowMetrics(BaseModel):
+    """Metrics of a workflow's latest run: execution, steps and quality."""
+
     workflow_id: str
     run_id: str | None
     execution_metrics: ExecutionMetrics

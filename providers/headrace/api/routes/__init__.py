@@ -6,6 +6,7 @@ from headrace.api.routes import (  # noqa: F401
     catalog,
     health,
     ingestion,
+    jobs,
     meta,
     pipelines,
     query,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.utils.session import create_session
 
 from headrace import config
+from headrace.api import sessions
 from headrace.api.datamodels.auth import (
     LoginData,
     LoginRequest,
@@ -35,7 +34,7 @@ def _max_lifetime() -> timedelta:
 def _token_answer(token: str, claims: dict, user: BaseUser, chain_expires_at: datetime) -> LoginResponse:
     """The access token, and a refresh token in the same chain (it never outlives the chain)."""
     now = datetime.now(UTC)
-    with create_session() as session:
+    with sessions.transaction() as session:
         refresh = refresh_tokens.issue(
             session,
             subject=user.get_name(),
@@ -99,7 +98,7 @@ def refresh(body: RefreshRequest):
     """
     now = datetime.now(UTC)
     if body.refresh_token:
-        with create_session() as session:
+        with sessions.transaction() as session:
             grant = refresh_tokens.redeem(session, body.refresh_token, now=now, max_lifetime=_max_lifetime())
         if grant is None:
             raise InvalidCredentials("Invalid, expired or already used refresh token")
@@ -110,7 +109,7 @@ def refresh(body: RefreshRequest):
             raise InvalidCredentials("Send a refresh_token, or a valid bearer token to refresh")
         if principal.kind != "jwt":
             raise BadRequest("API keys do not expire like tokens and cannot be refreshed")
-        claims, chain_end = get_auth_manager().serialize_user(principal.user), _chain_of(principal)
+        claims, chain_end = auth.claims_of(principal.user), _chain_of(principal)
     user = auth.current_user(claims)
     if user is None:
         raise InvalidCredentials("The user of this token no longer exists")
@@ -120,7 +119,7 @@ def refresh(body: RefreshRequest):
 
 def _chain_of(principal: Principal) -> datetime:
     """The chain of a bearer token we issued; a token from Airflow itself starts one when it was issued."""
-    with create_session() as session:
+    with sessions.transaction() as session:
         chain_end = refresh_tokens.chain_of_access_token(
             session, str(principal.claims.get("jti", "")), max_lifetime=_max_lifetime()
         )
@@ -165,8 +164,8 @@ def logout(principal: Principal, body: LogoutRequest):
     """The token is revoked through the auth manager, which remembers its id until it expires."""
     if principal.kind != "jwt":
         raise BadRequest("API keys are revoked with DELETE /auth/api-keys/{id}")
-    get_auth_manager().revoke_token(principal.token)
+    auth.revoke(principal.token)
     if body.refresh_token:
-        with create_session() as session:
+        with sessions.transaction() as session:
             refresh_tokens.discard(session, body.refresh_token, now=datetime.now(UTC))
     return MessageResponse(message="Logged out successfully")

@@ -22,8 +22,7 @@ from headrace.api.datamodels.lakehouse import (
 )
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import asset
-from headrace.api.services.api_keys import Scope
+from headrace.api.security import Scope, asset
 from headrace.api.services.lakehouse import lakehouse, public_location
 
 _NS = Namespace.CATALOG

@@ -15,8 +15,8 @@ from headrace.api.datamodels.health import ComponentHealth, HealthResponse
 from headrace.api.errors import ApiError
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import current_principal
-from headrace.api.services import api_keys, health
+from headrace.api.security import Scope, current_principal, grants
+from headrace.api.services import health
 
 _STARTED = time.monotonic()
 # /health speaks lakehouse-api and job-queue-api ("healthy"), /healthz job-monitoring-api ("ok").
@@ -51,7 +51,7 @@ def _may_see_details() -> bool:
         return False
     if principal is None:
         return False
-    return principal.kind != "api_key" or api_keys.grants(list(principal.scopes), api_keys.Scope.READ)
+    return principal.kind != "api_key" or grants(principal.scopes, Scope.READ)
 
 
 _DOC = {

@@ -18,17 +18,17 @@ from headrace.api.datamodels.ingestion import (
 from headrace.api.errors import RequestValidationError
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import Principal, authenticated, dag
+from headrace.api.security import Principal, Scope, authenticated, dag
 from headrace.api.services import ingestion_jobs
-from headrace.api.services.api_keys import Scope
 from headrace.api.services.lakehouse import lakehouse
 from headrace.ingestion.spec import BucketDetails, ExecuteConfig, IngestionSpec, parse_spec, validation_errors
 from headrace.lakehouse.errors import LakehouseError
 from headrace.storage.filetypes import FileType
 
 _NS = Namespace.INGESTION
-_READ = dag("GET", Scope.READ, DagAccessEntity.RUN)
-_TRIGGER = dag("POST", Scope.WRITE, DagAccessEntity.RUN)
+# Every ingestion job is a run of one DAG: a role must be allowed that DAG, not just some DAG.
+_READ = dag("GET", Scope.READ, DagAccessEntity.RUN, dag_id=ingestion_jobs.DAG_ID)
+_TRIGGER = dag("POST", Scope.WRITE, DagAccessEntity.RUN, dag_id=ingestion_jobs.DAG_ID)
 
 
 def _unknown_engine(spec: IngestionSpec) -> str | None:

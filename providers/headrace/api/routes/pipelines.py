@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from flask import jsonify, request
 
@@ -19,9 +21,8 @@ from headrace.api.datamodels.pipelines import (
 from headrace.api.namespaces import Namespace
 from headrace.api.pagination import page_headers
 from headrace.api.registry import endpoint, to_jsonable
-from headrace.api.security import Principal, authorize_dag, dag
+from headrace.api.security import Principal, Scope, authorize_dag, dag, readable_dag_ids
 from headrace.api.services import pipelines
-from headrace.api.services.api_keys import Scope
 
 _NS = Namespace.PIPELINES
 _READ = dag("GET", Scope.READ)
@@ -107,7 +108,9 @@ def status(pipeline_id: str, principal: Principal):
 def list_pipelines(principal: Principal, query: PipelineListQuery):
     """Deployed pipelines and drafts, by id; ``page``/``per_page`` with ``X-Total-Count``, ``X-Page``,
     ``X-Per-Page`` and ``Link`` headers. Only pipelines whose DAG the caller may read are listed."""
-    items, total = pipelines.list_pipelines(page=query.page, per_page=query.per_page, principal=principal)
+    items, total = pipelines.list_pipelines(
+        page=query.page, per_page=query.per_page, readable_dag_ids=partial(readable_dag_ids, principal)
+    )
     response = jsonify(to_jsonable(items))
     response.headers.update(
         page_headers(request.base_url, total=total, page=query.page, per_page=query.per_page)

@@ -8,10 +8,9 @@ from headrace import config
 from headrace.api.datamodels.lakehouse import QueryColumn, QueryRequest, QueryResponse
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import asset
-from headrace.api.services.api_keys import Scope
+from headrace.api.security import Scope, asset
 from headrace.api.services.lakehouse import lakehouse
-from headrace.lakehouse.query import QueryLimits
+from headrace.lakehouse.sql import QueryLimits
 
 QUERY_TIMEOUT_SECONDS = 30.0
 

@@ -15,8 +15,7 @@ from headrace.api.datamodels.upload import (
 from headrace.api.errors import ApiError, RequestValidationError
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import asset
-from headrace.api.services.api_keys import Scope
+from headrace.api.security import Scope, asset
 from headrace.api.services.uploads import (
     StoredFile,
     UploadRejected,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 
 from headrace.api.datamodels.workflows import (
@@ -16,9 +18,8 @@ from headrace.api.datamodels.workflows import (
 )
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import Principal, authorize_dag, dag
+from headrace.api.security import Principal, Scope, authorize_dag, dag, readable_dag_ids
 from headrace.api.services import workflows
-from headrace.api.services.api_keys import Scope
 
 _NS = Namespace.WORKFLOWS
 _READ = dag("GET", Scope.READ)
@@ -55,7 +56,7 @@ def create_workflow(principal: Principal, body: CreateWorkflow):
 def list_workflows(principal: Principal, query: WorkflowListQuery):
     """Newest first; filters ``status``, ``priority``, ``created_after``, ``created_before``;
     ``limit`` (default 20, max 100) and ``offset``. Only workflows whose DAG the caller may read."""
-    return workflows.list_workflows(query, principal)
+    return workflows.list_workflows(query, readable_dag_ids=partial(readable_dag_ids, principal))
 
 
 @endpoint(

@@ -46,6 +46,16 @@ def issue_token(user: BaseUser, *, not_after: datetime, now: datetime) -> tuple[
     return token, _claims(token)
 
 
+def claims_of(user: BaseUser) -> dict[str, Any]:
+    """Who ``user`` is, as the auth manager serializes them: stored with API keys, refreshed tokens."""
+    return get_auth_manager().serialize_user(user)
+
+
+def revoke(token: str) -> None:
+    """Revoke an Airflow JWT; the auth manager remembers its id until it expires."""
+    get_auth_manager().revoke_token(token)
+
+
 def current_user(claims: dict[str, Any]) -> BaseUser | None:
     """The user that stored ``claims`` name, with the permissions the auth manager gives them *now*;
     None when the user no longer exists (or is deactivated).

@@ -5,8 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Protocol, TypeVar
+
+from sqlalchemy.orm import Session
 
 ID_PATTERN = r"^[0-9a-f]+$"  # what new_id() hands out
+
+
+class _Hashed(Protocol):
+    secret_hash: str
+
+
+Row = TypeVar("Row", bound=_Hashed)
 
 
 def new_id() -> str:
@@ -34,3 +44,19 @@ def split_token(token: str, prefix: str) -> tuple[str, str] | None:
     if not dot or not key_id or not secret or len(key_id) > 32:
         return None
     return key_id, secret
+
+
+def find(session: Session, model: type[Row], presented: str, prefix: str) -> Row | None:
+    """The row of ``model`` whose id and secret ``presented`` (``<prefix><id>.<secret>``) names;
+    None when the token is malformed, names no row or carries the wrong secret.
+
+    The one lookup behind API keys and refresh tokens: whether the row is still usable (expired,
+    revoked, used) is for each kind of credential to say.
+    """
+    parts = split_token(presented, prefix)
+    if parts is None:
+        return None
+    row = session.get(model, parts[0])
+    if row is None or not matches(parts[1], row.secret_hash):
+        return None
+    return row

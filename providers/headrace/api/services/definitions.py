@@ -3,6 +3,7 @@ one already on disk is planned as is (a 409 ``INVALID_DEFINITION`` when it no lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from headrace.api.errors import RequestValidationError
@@ -10,6 +11,11 @@ from headrace.workflows.builder import build_dag
 from headrace.workflows.plan import DagPlan, plan_data, plan_file
 from headrace.workflows.repository import WorkflowRepository
 from headrace.workflows.source import DefinitionError
+
+# The subset of the given DAG ids the caller may read. Routes bind it to the caller
+# (``functools.partial(headrace.api.security.readable_dag_ids, principal)``), so services that list
+# definitions never see who is asking, only what they may read.
+ReadableDagIds = Callable[[set[str]], set[str]]
 
 
 def checked_plan(data: dict[str, Any], name: str, *, build: bool = True) -> DagPlan:

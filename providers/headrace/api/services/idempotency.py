@@ -74,7 +74,13 @@ def configured_ttl() -> timedelta:
 
 
 class IdempotencyStore:
-    """Reservations and answers in ``headrace_idempotency``; each step is its own transaction."""
+    """Reservations and answers in ``headrace_idempotency``; each step is its own transaction.
+
+    ``sessions`` opens one transaction per step: the API passes the request's session
+    (:func:`headrace.api.sessions.transaction`), so a request reserves, answers and releases on the
+    one connection it authenticated with; each step still commits at once, the reservation before
+    the handler runs.
+    """
 
     def __init__(self, sessions: Sessions = create_session, ttl: Callable[[], timedelta] = configured_ttl):
         self._sessions = sessions

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from headrace.api.errors import ApiError, Conflict, NotFound
 from headrace.db.models import IngestionCancellation
+from headrace.ingestion.results import ERROR_XCOM_KEY
 from headrace.ingestion.spec import IngestionSpec
-from headrace.operators.ingestion import ERROR_XCOM_KEY
 
 DAG_ID = "headrace_ingestion"
 TASK_ID = "ingest"

@@ -30,9 +30,8 @@ from headrace.api.datamodels.pipelines import (
     Validation,
 )
 from headrace.api.errors import ApiError, Conflict, NotFound, RequestValidationError
-from headrace.api.security import Principal, readable_dag_ids
 from headrace.api.services import workflow_runs
-from headrace.api.services.definitions import checked_plan, stored_plan
+from headrace.api.services.definitions import ReadableDagIds, checked_plan, stored_plan
 from headrace.api.services.lakehouse import lakehouse
 from headrace.workflows.drafting import DraftError, Vocabulary, default_vocabulary, draft
 from headrace.workflows.model import param_problems
@@ -223,11 +222,15 @@ def get(pipeline_id: str) -> Pipeline:
     return _pipeline(data, deployed)
 
 
-def list_pipelines(*, page: int, per_page: int, principal: Principal) -> tuple[list[Pipeline], int]:
+def list_pipelines(
+    *, page: int, per_page: int, readable_dag_ids: ReadableDagIds
+) -> tuple[list[Pipeline], int]:
+    """One page of the pipelines (deployed and drafts, by id) whose DAG id ``readable_dag_ids`` keeps,
+    and how many there are in all."""
     repo = WorkflowRepository()
     everything = {i: (data, False) for i, data in repo.definitions(draft=True).items()}
     everything.update({i: (data, True) for i, data in repo.definitions().items()})  # deployed wins
-    readable = readable_dag_ids(principal, set(everything))
+    readable = readable_dag_ids(set(everything))
     listed = sorted(i for i in everything if i in readable)
     chosen = listed[(page - 1) * per_page : page * per_page]
     return [_pipeline(*everything[i]) for i in chosen], len(listed)

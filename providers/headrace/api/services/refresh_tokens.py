@@ -107,10 +107,4 @@ def _chain_end(row: RefreshToken, max_lifetime: timedelta) -> datetime:
 
 
 def _find(session: Session, presented: str) -> RefreshToken | None:
-    parts = credentials.split_token(presented, TOKEN_PREFIX)
-    if parts is None:
-        return None
-    row = session.get(RefreshToken, parts[0])
-    if row is None or not credentials.matches(parts[1], row.secret_hash):
-        return None
-    return row
+    return credentials.find(session, RefreshToken, presented, TOKEN_PREFIX)

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from headrace.api.errors import ApiError, Conflict, RequestValidationError
-from headrace.operators.checks import REPORT_XCOM_KEY
+from headrace.lakehouse.checks import REPORT_XCOM_KEY
 
 BUNDLE = "dags-folder"  # Airflow's bundle of [core] dags_folder, where the shipped loader files are
 LOADER_FILES = ("headrace_workflows.py", "headrace_workflow_errors.py")

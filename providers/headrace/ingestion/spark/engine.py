@@ -8,16 +8,12 @@ returns its earlier result; check the target; resolve the files; skip files load
 2. ``spark-submit`` :mod:`headrace.ingestion.spark.job` through the Airflow apache-spark provider's
    ``SparkSubmitHook``: Spark reads the files and writes Parquet into a staging folder on the
    catalog's storage, plus a small result file;
-3. hand the Parquet files to :func:`~headrace.ingestion.commit.commit_parquet_files`: one commit in
+3. hand the Parquet files to :func:`~headrace.lakehouse.tables.commit_parquet_files`: one commit in
    the table's format (Iceberg adopts them as data files when it can; other cases rewrite them).
 
-Staging folders (named by the job id, so a retry replaces its own leftovers):
-
-* Iceberg: ``<table location>/data/spark-<job>/``, where ``add_files`` can keep the files as they are;
-* Delta and Hive-style: ``<warehouse>/.headrace-staging/<catalog>/<schema>/<table>/spark-<job>/``,
-  next to the catalog's folder rather than inside it: a folder inside a Hive-style catalog would be
-  listed as a schema or table (and would make a table look as if it existed), and the commit
-  rewrites these files anyway.
+Where the staging folder is and how it is cleaned up: :mod:`.staging`. SQL transforms on Spark
+(:mod:`headrace.ingestion.transform`) submit their own program with :meth:`SparkEngine.submit_job`
+and stage the same way.
 
 Spark connection: ``conn_id`` (default ``spark_default``) as the hook reads it (master, deploy mode,
 queue, ``spark-binary``...). When that connection does not exist, the job runs in local mode
@@ -57,33 +53,28 @@ import sysconfig
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import pyarrow.fs as pafs
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.sdk import Connection
 
-from headrace.ingestion.commit import (
-    commit_parquet_files,
-)
-from headrace.ingestion.commit.base import TableCommitter, delete_dir, filesystem_for, list_files
-from headrace.ingestion.commit.iceberg import IcebergCommitter
 from headrace.ingestion.engine import plan_load
 from headrace.ingestion.files import ResolvedFile
-from headrace.ingestion.results import IngestionFailed, IngestionResult
+from headrace.ingestion.results import IngestionFailed, IngestionResult, ingestion_errors
+from headrace.ingestion.spark.staging import STAGING_FOLDER, SparkStaging, hadoop_conf, spark_uri
 from headrace.ingestion.spec import CsvProperties, IngestionSpec
 from headrace.lakehouse.catalogs.base import FormatCatalog
 from headrace.lakehouse.service import Lakehouse
+from headrace.lakehouse.tables import TableCommitter, commit_parquet_files
 from headrace.storage import ObjectStore, S3Settings
 from headrace.storage.filetypes import SNIFF_BYTES, FileType, FileTypeMismatch, check_content
 
 log = logging.getLogger(__name__)
 
+__all__ = ["JOB_SCRIPT", "STAGING_FOLDER", "SparkEngine", "pyspark_submit", "submit_output"]
+
 JOB_SCRIPT = Path(__file__).with_name("job.py")
-RESULT_NAME = "_headrace_result.json"
 LOCAL_MASTER = "local[*]"
-STAGING_FOLDER = ".headrace-staging"
 DEFAULT_FILE_BYTES = 256 * 1024 * 1024
 MAX_ERROR_LINES = 40
 _GLOB_CHARS = re.compile(r"[\[\]{}*?\\]")
@@ -130,24 +121,23 @@ class SparkEngine:
                 "The spark engine cannot read avro files: Spark's Avro reader is the separate spark-avro "
                 "package, which this installation does not include. Use the arrow engine for avro."
             )
-        plan = plan_load(spec, job_id=job_id, lakehouse=lakehouse, store=store)
-        if isinstance(plan, IngestionResult):
-            return plan
-        catalog, table, to_load, skipped = plan.catalog, plan.table, plan.to_load, plan.skipped
-        sources = [_source(spec, file, store) for file in to_load]
-        staging = staging_uri(table, catalog)
-        fs, staging_path = filesystem_for(staging, catalog.location.s3)
-        delete_dir(fs, staging_path)  # what a crashed attempt of this job left (never committed data)
-        handed_over = False
-        try:
-            self._spark(spec, table, catalog, sources, to_load, staging, s3)
-            staged = _staged_files(fs, staging_path, staging)
-            handed_over = True
-            return commit_parquet_files(
-                spec, table.job_id, catalog, staged, to_load, skipped_files=skipped, started=plan.started
-            )
-        finally:
-            _clean_staging(fs, staging_path, keep_parquet=handed_over)
+        with ingestion_errors():
+            plan = plan_load(spec, job_id=job_id, lakehouse=lakehouse, store=store)
+            if isinstance(plan, IngestionResult):
+                return plan
+            catalog, table, to_load, skipped = plan.catalog, plan.table, plan.to_load, plan.skipped
+            sources = [_source(spec, file, store) for file in to_load]
+            with SparkStaging(table, catalog) as staging:
+                self._spark(spec, table, catalog, sources, to_load, staging, s3)
+                return commit_parquet_files(
+                    spec.target,
+                    table.job_id,
+                    catalog,
+                    staging.hand_over(),
+                    to_load,
+                    skipped_files=skipped,
+                    started=plan.started,
+                )
 
     # -- spark-submit ------------------------------------------------------------------------------
 
@@ -158,57 +148,76 @@ class SparkEngine:
         catalog: FormatCatalog,
         sources: list[dict[str, Any]],
         files: list[ResolvedFile],
-        staging: str,
+        staging: SparkStaging,
         s3: S3Settings | None,
     ) -> dict[str, Any]:
         """Run the job; its result, or IngestionFailed with Spark's error in terms of the sources."""
         spark_sources = {source["uri"]: file.uri for source, file in zip(sources, files, strict=True)}
-        result_uri = f"{staging}/{RESULT_NAME}"
         total = sum(file.size for file in files)
         args = {
             "name": f"headrace-ingestion {table.name} {table.job_id}",
             "file_type": spec.source.file_type.value,
             "sources": sources,
             "csv": _csv_args(spec.source.file_format_properties),
-            "output": spark_uri(staging),
-            "result": spark_uri(result_uri),
+            "output": spark_uri(staging.uri),
+            "result": spark_uri(staging.result_uri),
             "output_files": max(1, math.ceil(total / self.target_file_bytes)),
-            "hadoop_conf": _hadoop_conf(files, s3, catalog.location.uri, catalog.location.s3),
+            "hadoop_conf": hadoop_conf(files, s3, catalog.location.uri, catalog.location.s3),
         }
+        result, failure = self.submit_job(spec, table.token, JOB_SCRIPT, args, staging)
+        if result is not None and result.get("status") == "failed":
+            raise _spark_failure(str(result.get("error") or "unknown error"), spark_sources)
+        if failure is not None:
+            raise IngestionFailed(f"spark-submit failed: {submit_output(failure)}")
+        if result is None:
+            raise IngestionFailed(f"The Spark job ended without writing its result ({staging.result_uri})")
+        log.info(
+            "Spark wrote %s rows in %d file(s) to %s", result.get("rows"), len(result["files"]), staging.uri
+        )
+        return result
+
+    def submit_job(
+        self,
+        spec: IngestionSpec,
+        token: str,
+        script: Path,
+        args: dict[str, Any],
+        staging: SparkStaging,
+        *,
+        py_files: str | None = None,
+    ) -> tuple[dict[str, Any] | None, Exception | None]:
+        """spark-submit ``script`` with ``args`` as its argument file: ``(result file, hook error)``.
+
+        The argument file may hold S3 secrets: it lives in a folder of mode 0700, is mode 0600 and is
+        deleted afterwards. ``result`` is what the program wrote to ``staging.result_uri`` (None if
+        nothing), ``error`` the hook's exception when spark-submit failed (:func:`submit_output`
+        words it). A task being stopped stops spark-submit and its driver too.
+        """
         folder = Path(tempfile.mkdtemp(prefix="headrace-spark-"))  # mode 0700
         try:
             args_file = folder / "args.json"
             args_file.touch(mode=stat.S_IRUSR | stat.S_IWUSR)
             args_file.write_text(json.dumps(args))
-            failure = self._submit(spec, table, args_file)
-            result = _read_result(result_uri, catalog.location.s3)
+            hook, env = self.submit_hook(spec, token, args_file, py_files=py_files)
+            failure: Exception | None = None
+            try:
+                hook.submit(str(script), env=env)
+            except Exception as exc:
+                failure = exc
+            except BaseException:  # the task is being stopped: stop spark-submit (and its driver) too
+                hook.on_kill()
+                raise
+            return staging.result(), failure
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        if result is not None and result.get("status") == "failed":
-            raise _spark_failure(str(result.get("error") or "unknown error"), spark_sources)
-        if failure is not None:
-            raise IngestionFailed(f"spark-submit failed: {_submit_output(failure)}")
-        if result is None:
-            raise IngestionFailed(f"The Spark job ended without writing its result ({result_uri})")
-        log.info("Spark wrote %s rows in %d file(s) to %s", result.get("rows"), len(result["files"]), staging)
-        return result
-
-    def _submit(self, spec: IngestionSpec, table: TableCommitter, args_file: Path) -> Exception | None:
-        """Run spark-submit; the hook's error when it fails (None on success)."""
-        hook, env = self.submit_hook(spec, table.token, args_file)
-        try:
-            hook.submit(str(JOB_SCRIPT), env=env)
-        except Exception as exc:
-            return exc
-        except BaseException:  # the task is being stopped: stop spark-submit (and its driver) too
-            hook.on_kill()
-            raise
-        return None
 
     def submit_hook(
-        self, spec: IngestionSpec, token: str, args_file: Path
+        self, spec: IngestionSpec, token: str, args_file: Path, *, py_files: str | None = None
     ) -> tuple[SparkSubmitHook, dict[str, str]]:
-        """The configured hook and the environment of its spark-submit process."""
+        """The configured hook and the environment of its spark-submit process.
+
+        ``py_files``: Python files shipped beside the program (``--py-files``).
+        """
         connection = self._connection()
         extra = connection.extra_dejson
         local = _master(connection).startswith("local")
@@ -239,6 +248,7 @@ class SparkEngine:
             name=f"headrace-ingestion-{token}",
             application_args=[args_file.name if cluster_mode else str(args_file)],
             files=str(args_file) if cluster_mode else None,
+            py_files=py_files,
             driver_memory=execute.driver_memory if execute else None,
             executor_memory=execute.executor_memory if execute else None,
             executor_cores=execute.executor_cores if execute else None,
@@ -277,11 +287,18 @@ def _master(connection: Connection) -> str:
     return f"{master}:{connection.port}" if connection.port else master
 
 
+# pyspark-client (pulled by the apache-spark provider) also installs a ``pyspark`` package, without Spark.
+_NO_SPARK = (
+    "The spark engine needs Spark: install the extra headrace[spark] (pyspark), "
+    "or name a spark-binary in the Spark connection's extra"
+)
+
+
 def pyspark_submit() -> tuple[str, str]:
     """``spark-submit`` of the pyspark installed here and its SPARK_HOME (the pyspark package)."""
     spec = importlib.util.find_spec("pyspark")
     if spec is None or not spec.submodule_search_locations:
-        raise IngestionFailed("The spark engine needs pyspark (or a spark-binary in the Spark connection)")
+        raise IngestionFailed(_NO_SPARK)
     home = next(iter(spec.submodule_search_locations))
     for candidate in (
         Path(sysconfig.get_path("scripts")) / "spark-submit",
@@ -289,7 +306,7 @@ def pyspark_submit() -> tuple[str, str]:
     ):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate), home
-    raise IngestionFailed(f"No spark-submit found next to this Python or in {home}/bin")
+    raise IngestionFailed(f"{_NO_SPARK} (no spark-submit next to this Python or in {home}/bin)")
 
 
 # -- sources, staging and results ------------------------------------------------------------------
@@ -361,78 +378,6 @@ def _multi_line_json(head: bytes, *, whole: bool) -> bool:
     return False
 
 
-def staging_uri(table: TableCommitter, catalog: FormatCatalog) -> str:
-    """The job's staging folder on the catalog's storage (see the module docstring)."""
-    folder = f"spark-{table.token}"
-    if isinstance(table, IcebergCommitter):
-        return f"{table.location}/data/{folder}"
-    location = catalog.location.uri.rstrip("/")
-    parent, _, name = location.rpartition("/")
-    if not parent or parent.endswith(":/") or parent.endswith(":"):  # a bucket root: stay inside it
-        parent, name = location, catalog.info.name
-    target = table.spec.target
-    return f"{parent}/{STAGING_FOLDER}/{name}/{target.schema_name}/{target.table}/{folder}"
-
-
-def spark_uri(uri: str) -> str:
-    """A catalog-side URI (``s3://``, ``file:`` or a local path) as Spark's Hadoop filesystems name it."""
-    if uri.startswith("s3://"):
-        return "s3a://" + uri.removeprefix("s3://")
-    if uri.startswith("s3a://"):
-        return uri
-    if uri.startswith("file:"):
-        return "file://" + unquote(urlsplit(uri).path)
-    return "file://" + os.path.abspath(uri)
-
-
-def _staged_files(fs: pafs.FileSystem, path: str, uri: str) -> list[str]:
-    """URIs of the Parquet files Spark wrote; everything else in the folder (.crc, result) is removed."""
-    staged = []
-    for info in list_files(fs, path):
-        relative = info.path[len(path.rstrip("/")) + 1 :]
-        if "/" not in relative and relative.endswith(".parquet") and not relative.startswith(("_", ".")):
-            staged.append(f"{uri}/{relative}")
-        else:
-            fs.delete_file(info.path)
-    for info in fs.get_file_info(pafs.FileSelector(path)):
-        if info.type == pafs.FileType.Directory:
-            fs.delete_dir(info.path)
-    return sorted(staged)
-
-
-def _clean_staging(fs: pafs.FileSystem, path: str, *, keep_parquet: bool) -> None:
-    """Remove the staging folder, but not Parquet files the commit owns (it adopts or deletes them)."""
-    remaining = list_files(fs, path)
-    for info in remaining:
-        if not (keep_parquet and info.base_name.endswith(".parquet")):
-            fs.delete_file(info.path)
-    if not list_files(fs, path):
-        delete_dir(fs, path)
-        _prune_empty_parents(fs, path)
-
-
-def _prune_empty_parents(fs: pafs.FileSystem, path: str) -> None:
-    """Delete the ``.headrace-staging/<catalog>/<schema>/<table>`` folders once they are empty."""
-    if STAGING_FOLDER not in path.split("/"):
-        return
-    parts = path.split("/")
-    top = parts.index(STAGING_FOLDER)
-    for end in range(len(parts) - 1, top, -1):
-        folder = "/".join(parts[:end])
-        infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
-        if infos:
-            return
-        delete_dir(fs, folder)
-
-
-def _read_result(uri: str, s3: S3Settings | None) -> dict[str, Any] | None:
-    fs, path = filesystem_for(uri, s3)
-    if fs.get_file_info(path).type != pafs.FileType.File:
-        return None
-    with fs.open_input_stream(path) as stream:
-        return json.loads(stream.read())
-
-
 def _spark_failure(error: str, sources: dict[str, str]) -> IngestionFailed:
     """The job's error with Spark's names of the files replaced by the job's (``s3://bucket/key``)."""
     culprit = None
@@ -443,17 +388,6 @@ def _spark_failure(error: str, sources: dict[str, str]) -> IngestionFailed:
                 error = error.replace(variant, uri)
                 culprit = culprit or uri
     return IngestionFailed(f"Spark job failed: {error}", file=culprit)
-
-
-def _submit_output(exc: Exception) -> str:
-    """The end of spark-submit's output from the hook's error (the hook masks secrets in it)."""
-    text = str(exc)
-    marker = "Last spark-submit output:"
-    text = text.split(marker, 1)[1] if marker in text else text.split(". Error code is:", 1)[-1]
-    lines = [
-        line for line in text.strip().splitlines() if line.strip() and not line.lstrip().startswith("at ")
-    ]
-    return "\n".join(lines[-MAX_ERROR_LINES:]) or type(exc).__name__
 
 
 def _csv_args(props: CsvProperties | None) -> dict[str, Any]:
@@ -469,34 +403,12 @@ def _csv_args(props: CsvProperties | None) -> dict[str, Any]:
     }
 
 
-def _hadoop_conf(
-    files: list[ResolvedFile], source_s3: S3Settings | None, catalog_uri: str, catalog_s3: S3Settings | None
-) -> dict[str, str]:
-    """Per-bucket ``fs.s3a`` settings: the source buckets with ``s3``, the catalog's with its own."""
-    conf: dict[str, str] = {}
-    if source_s3 is not None:
-        for bucket in sorted({file.bucket for file in files}):
-            conf.update(_s3a_bucket(bucket, source_s3))
-    if catalog_s3 is not None and catalog_uri.startswith("s3://"):
-        conf.update(_s3a_bucket(urlsplit(catalog_uri).netloc, catalog_s3))
-    return conf
-
-
-def _s3a_bucket(bucket: str, s3: S3Settings) -> dict[str, str]:
-    prefix = f"fs.s3a.bucket.{bucket}."
-    conf: dict[str, str] = {}
-    if s3.endpoint_url:
-        conf[prefix + "endpoint"] = s3.endpoint_url
-        conf[prefix + "path.style.access"] = "true"
-        conf[prefix + "connection.ssl.enabled"] = str(s3.endpoint_url.lower().startswith("https")).lower()
-    if s3.region:
-        conf[prefix + "endpoint.region"] = s3.region
-    if s3.access_key_id and s3.secret_access_key:
-        conf[prefix + "access.key"] = s3.access_key_id
-        conf[prefix + "secret.key"] = s3.secret_access_key
-        provider = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
-        if s3.session_token:
-            conf[prefix + "session.token"] = s3.session_token
-            provider = "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
-        conf[prefix + "aws.credentials.provider"] = provider
-    return conf
+def submit_output(exc: Exception) -> str:
+    """The end of spark-submit's output from the hook's error (the hook masks secrets in it)."""
+    text = str(exc)
+    marker = "Last spark-submit output:"
+    text = text.split(marker, 1)[1] if marker in text else text.split(". Error code is:", 1)[-1]
+    lines = [
+        line for line in text.strip().splitlines() if line.strip() and not line.lstrip().startswith("at ")
+    ]
+    return "\n".join(lines[-MAX_ERROR_LINES:]) or type(exc).__name__

@@ -1,6 +1,6 @@
 """The PySpark program of SQL transforms on the ``spark`` engine: table files in, query result out.
 
-Run by ``spark-submit`` (see :mod:`headrace.lakehouse.transform`) as ``transform_job.py ARGS.json``,
+Run by ``spark-submit`` (see :mod:`headrace.ingestion.transform`) as ``transform_job.py ARGS.json``,
 with the ingestion job (:mod:`.job`) shipped beside it (``--py-files``) for the shared parts: Spark
 session, row count while writing, result file and error wording. pyspark and the standard library
 only, as there.

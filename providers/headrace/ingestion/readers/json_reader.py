@@ -1,0 +1,169 @@
+"""JSON lines (one object per line) or one top-level array of objects, read twice like CSV.
+
+Pass one infers the types block by block and merges them (:func:`merge_json_schemas`), pass two
+converts with the merged schema. An array is parsed element by element with
+``json.JSONDecoder.raw_decode`` (memory: one element, so an array that is a single huge object is
+held whole). Nested objects stay structs; a field that is a number in one place and text in another
+is refused.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.json as pajson
+
+from headrace.ingestion.readers import stream as shared
+from headrace.ingestion.readers.stream import rechunk
+from headrace.ingestion.spec import CsvProperties
+
+
+def json_batches(fs: pafs.FileSystem, path: str, _: CsvProperties, batch_rows: int) -> tuple[pa.Schema, Any]:
+    schema: pa.Schema | None = None
+    for block in _json_blocks(fs, path):
+        block_schema = _read_json_block(block, None).schema
+        schema = block_schema if schema is None else merge_json_schemas(schema, block_schema)
+    if schema is None:
+        schema = pa.schema([])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for block in _json_blocks(fs, path):
+            yield from _read_json_block(block, schema).to_batches()
+
+    return schema, rechunk(batches(), batch_rows)
+
+
+_JSON_THREAD_BLOCK = 1 << 20
+
+
+def _read_json_block(block: bytes, schema: pa.Schema | None) -> pa.Table:
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    if schema is None:  # inferring: one block, so that types are judged over all of it
+        read = pajson.ReadOptions(block_size=len(block) + 1, use_threads=False)
+    else:  # converting to a known schema: parse sub-blocks on every core
+        read = pajson.ReadOptions(block_size=_JSON_THREAD_BLOCK, use_threads=True)
+    return pajson.read_json(io.BytesIO(block), read_options=read, parse_options=options)
+
+
+def _json_blocks(fs: pafs.FileSystem, path: str) -> Iterator[bytes]:
+    """The file as JSON-lines blocks of about shared.BLOCK_BYTES, each ending at a line end."""
+    with fs.open_input_stream(path) as stream:
+        head = stream.read(shared.BLOCK_BYTES).removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+        start = head.lstrip(b" \t\r\n")[:1]
+        if start == b"[":
+            yield from _array_blocks(head, stream)
+            return
+        if start != b"{":
+            raise ValueError("JSON must be objects, one per line, or one array of objects")
+        pending = head
+        while True:
+            cut = pending.rfind(b"\n")
+            if len(pending) >= shared.BLOCK_BYTES and cut >= 0:
+                yield pending[: cut + 1]
+                pending = pending[cut + 1 :]
+            chunk = stream.read(shared.BLOCK_BYTES)
+            if not chunk:
+                if pending.strip():
+                    yield pending
+                return
+            pending += chunk
+
+
+def _array_blocks(head: bytes, stream: Any) -> Iterator[bytes]:
+    """A top-level JSON array re-emitted as JSON lines, one element at a time."""
+    lines: list[bytes] = []
+    size = 0
+    for index, element in enumerate(_array_elements(head, stream)):
+        if not isinstance(element, dict):
+            raise ValueError(f"element {index} of the JSON array is not an object")
+        line = json.dumps(element, ensure_ascii=False).encode() + b"\n"
+        lines.append(line)
+        size += len(line)
+        if size >= shared.BLOCK_BYTES:
+            yield b"".join(lines)
+            lines, size = [], 0
+    if lines:
+        yield b"".join(lines)
+
+
+def _array_elements(head: bytes, stream: Any) -> Iterator[Any]:
+    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+    text = utf8.decode(head)
+    eof = False
+    pos = 0
+
+    def more(minimum: int) -> bool:
+        nonlocal text, pos, eof
+        if eof:
+            return False
+        chunk = stream.read(max(shared.BLOCK_BYTES, minimum))
+        eof = not chunk
+        text = text[pos:] + utf8.decode(chunk, final=eof)
+        pos = 0
+        return True
+
+    def skip_space() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(text):
+                return text[pos]
+            if not more(0):
+                return ""
+
+    if skip_space() != "[":
+        raise ValueError("expected a JSON array")
+    pos += 1
+    if skip_space() == "]":
+        return
+    while True:
+        while True:
+            try:
+                value, pos = decoder.raw_decode(text, pos)
+                break
+            except json.JSONDecodeError as exc:
+                if not more(2 * (len(text) - pos)):
+                    raise ValueError(f"bad JSON in the array: {exc.msg}") from None
+        yield value
+        char = skip_space()
+        if char == "]":
+            return
+        if char != ",":
+            raise ValueError(f"expected ',' or ']', got {char!r}" if char else "the JSON array is not closed")
+        pos += 1
+        skip_space()
+
+
+def merge_json_schemas(left: pa.Schema, right: pa.Schema) -> pa.Schema:
+    """Union of two blocks' inferred schemas: nulls take the other type, ints widen to double,
+    timestamps that are also plain text become text, structs merge field by field."""
+    merged = {f.name: f.type for f in left}
+    for field in right:
+        have = merged.get(field.name)
+        merged[field.name] = field.type if have is None else _merge_json_type(have, field.type, field.name)
+    return pa.schema(list(merged.items()))
+
+
+def _merge_json_type(left: pa.DataType, right: pa.DataType, name: str) -> pa.DataType:
+    if left == right:
+        return left
+    if pa.types.is_null(left) or pa.types.is_null(right):
+        return right if pa.types.is_null(left) else left
+    if {left, right} == {pa.int64(), pa.float64()}:
+        return pa.float64()
+    textual = (pa.types.is_timestamp, pa.types.is_string)
+    if any(check(left) for check in textual) and any(check(right) for check in textual):
+        return pa.string()  # text that parsed as a timestamp in some rows only
+    if pa.types.is_struct(left) and pa.types.is_struct(right):
+        return pa.struct(list(merge_json_schemas(pa.schema(list(left)), pa.schema(list(right)))))
+    if pa.types.is_list(left) and pa.types.is_list(right):
+        return pa.list_(_merge_json_type(left.value_type, right.value_type, name))
+    raise ValueError(f"field '{name}' holds both {left} and {right} values")

@@ -1,0 +1,1 @@
+"""Airflow triggers of the Headrace provider: they run in the triggerer, waiting without a worker slot."""
