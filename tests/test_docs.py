@@ -21,11 +21,11 @@ def test_permission_table_matches_the_endpoints():
     expected = {}
     for spec in ENDPOINTS:
         if spec.permission is None:
-            documented = rows.get((spec.method, spec.openapi_path), ("", ""))[0]
-            expected[(spec.method, spec.openapi_path)] = (documented, "—")
-            assert documented, f"{spec.method} {spec.openapi_path} is not in docs/api.md"
+            documented = rows.get((spec.method, spec.documented_path), ("", ""))[0]
+            expected[(spec.method, spec.documented_path)] = (documented, "—")
+            assert documented, f"{spec.method} {spec.documented_path} is not in docs/api.md"
         else:
-            expected[(spec.method, spec.openapi_path)] = (
+            expected[(spec.method, spec.documented_path)] = (
                 spec.permission.airflow_permission,
                 spec.permission.scope.value,
             )

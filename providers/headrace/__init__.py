@@ -1,3 +1,3 @@
 """Headrace: a self-service data platform for Apache Airflow."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

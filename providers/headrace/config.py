@@ -138,3 +138,57 @@ def job_claim_max_wait() -> int:
 
 def job_claim_max_waiters() -> int:
     return max(0, conf.getint(SECTION, "job_claim_max_waiters"))
+
+
+def monitoring_site_id() -> str:
+    return _get("monitoring_site_id") or "local"
+
+
+def monitoring_sites() -> dict[str, str]:
+    """The static sites, ``id -> endpoint``, from ``id=endpoint`` pairs separated by ``;``."""
+    sites: dict[str, str] = {}
+    for pair in _get("monitoring_sites").split(";"):
+        site_id, _, endpoint = pair.partition("=")
+        if site_id.strip() and endpoint.strip():
+            sites[site_id.strip()] = endpoint.strip().rstrip("/")
+    return sites
+
+
+def monitoring_site_timeout() -> float:
+    return max(0.1, conf.getfloat(SECTION, "monitoring_site_timeout"))
+
+
+def stream_poll_interval() -> float:
+    return max(0.05, conf.getfloat(SECTION, "stream_poll_interval"))
+
+
+def stream_heartbeat_interval() -> float:
+    return max(0.5, conf.getfloat(SECTION, "stream_heartbeat_interval"))
+
+
+def stream_max_clients() -> int:
+    return max(1, conf.getint(SECTION, "stream_max_clients"))
+
+
+def airflow_tracking_interval() -> float:
+    return max(0.5, conf.getfloat(SECTION, "airflow_tracking_interval"))
+
+
+def webhook_timeout() -> float:
+    return max(0.1, conf.getfloat(SECTION, "webhook_timeout"))
+
+
+def webhook_max_attempts() -> int:
+    return max(1, conf.getint(SECTION, "webhook_max_attempts"))
+
+
+def webhook_denied_networks() -> list[str]:
+    return [net.strip() for net in _get("webhook_denied_networks").split(",") if net.strip()]
+
+
+def alert_memory_percent() -> float:
+    return conf.getfloat(SECTION, "alert_memory_percent")
+
+
+def alert_cpu_percent() -> float:
+    return conf.getfloat(SECTION, "alert_cpu_percent")

@@ -71,7 +71,7 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "pipelines, connectors, webhooks, workflows, agents, metrics, jobs, events, stream.",
         "type": "string",
         "example": "auth=10 per minute; jobs=1000 per hour",
-        "default": "health=600 per minute; jobs=1200 per minute",
+        "default": "health=600 per minute; jobs=1200 per minute; events=6000 per minute",
     },
     "rate_limit_storage_uri": {
         "description": "Where rate-limit counters live: ``memory://`` (one process) or a Redis URL "
@@ -204,6 +204,106 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "32",
         "default": "16",
         "version_added": "0.2.0",
+    },
+    "monitoring_site_id": {
+        "description": "The site id of this deployment in the event log: events that Airflow runs and "
+        "binary jobs publish carry it, and ``GET /v1/jobs`` without ``site`` reads the events of every "
+        "site that sent them here.",
+        "type": "string",
+        "example": "fab1",
+        "default": "local",
+        "version_added": "0.3.0",
+    },
+    "monitoring_sites": {
+        "description": "Sites of the central job-monitoring API, as ``id=endpoint`` pairs separated by "
+        "``;`` (an endpoint is another job-monitoring base URL). A site's API key is the password of the "
+        "Airflow connection ``headrace_site_<id>`` when that exists. Sites added with ``POST /v1/sites`` "
+        "come on top of these.",
+        "type": "string",
+        "example": "fab1=http://site1:8080/pluginsv2/headrace/job-monitoring;fab2=http://site2:18000",
+        "default": "",
+        "version_added": "0.3.0",
+    },
+    "monitoring_site_timeout": {
+        "description": "Seconds a forwarded site query (``?site=``) or a site health check may take "
+        "before it is answered 504 (or reported as degraded).",
+        "type": "float",
+        "example": "5",
+        "default": "10",
+        "version_added": "0.3.0",
+    },
+    "stream_poll_interval": {
+        "description": "Seconds between the event-log reads of one api-server process that feed every "
+        "SSE and WebSocket client of that process (one read per process, fanned out to all clients).",
+        "type": "float",
+        "example": "1",
+        "default": "0.5",
+        "version_added": "0.3.0",
+    },
+    "stream_heartbeat_interval": {
+        "description": "Seconds between the keep-alive comments of ``GET /v1/stream`` (SSE) and the "
+        "pings of the WebSocket.",
+        "type": "float",
+        "example": "30",
+        "default": "15",
+        "version_added": "0.3.0",
+    },
+    "stream_max_clients": {
+        "description": "SSE and WebSocket clients one api-server process serves at once; more are "
+        "answered 503.",
+        "type": "integer",
+        "example": "2000",
+        "default": "1000",
+        "version_added": "0.3.0",
+    },
+    "airflow_tracking_interval": {
+        "description": "Seconds between the api-server's reads of Airflow's task instances, which "
+        "publish every task instance's state changes to the event log as subjobs.",
+        "type": "float",
+        "example": "10",
+        "default": "5",
+        "version_added": "0.3.0",
+    },
+    "webhook_timeout": {
+        "description": "Seconds one webhook delivery attempt may take; a slower receiver counts as a "
+        "failed attempt and is retried.",
+        "type": "float",
+        "example": "5",
+        "default": "10",
+        "version_added": "0.3.0",
+    },
+    "webhook_max_attempts": {
+        "description": "Delivery attempts per webhook event (with exponential backoff, from 1 second "
+        "up to 10 minutes between them) before the delivery is marked failed.",
+        "type": "integer",
+        "example": "5",
+        "default": "10",
+        "version_added": "0.3.0",
+    },
+    "webhook_denied_networks": {
+        "description": "Comma-separated networks a webhook URL may not resolve to, checked when the "
+        "webhook is created and again before every delivery. The default refuses link-local addresses "
+        "(cloud metadata services) and the unspecified network.",
+        "type": "string",
+        "example": "169.254.0.0/16,fe80::/10,0.0.0.0/8,10.0.0.0/8",
+        "default": "169.254.0.0/16,fe80::/10,0.0.0.0/8,::/128",
+        "version_added": "0.3.0",
+    },
+    "alert_memory_percent": {
+        "description": "Memory use (percent of the host) above which the WebSocket's ``system_alert`` "
+        "channel sends a warning for a component on this host.",
+        "type": "float",
+        "example": "90",
+        "default": "85",
+        "version_added": "0.3.0",
+    },
+    "alert_cpu_percent": {
+        "description": "CPU use (percent) above which the WebSocket's ``system_alert`` channel sends a "
+        "warning.",
+        "type": "float",
+        "example": "95",
+        "default": "90",
+        "version_added": "0.3.0",
     },
 }
 

@@ -1,4 +1,9 @@
-"""The Flask blueprint of the Headrace REST API (served at ``/pluginsv2/headrace/api/v1``)."""
+"""The Flask blueprint of the Headrace REST API.
+
+On the api-server it answers at ``/pluginsv2/headrace/api/v1`` (lakehouse, pipelines, workflows and
+job-queue contracts) and ``/pluginsv2/headrace/job-monitoring`` (the job-monitoring contract, whose
+paths start with ``/v1``): one blueprint, one rate limiter and one error handler for both bases.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from headrace.api import ratelimit, registry, sessions
 from headrace.api.errors import REQUEST_ID_HEADER, render_error, request_id
 from headrace.api.namespaces import Namespace
 
-BASE_PATH = "/headrace/api/v1"
+BASE_PATH = registry.ROOT + registry.API_BASE
+MONITORING_BASE_PATH = registry.ROOT + registry.MONITORING_BASE
+BASE_PATHS = (BASE_PATH, MONITORING_BASE_PATH)
 _registered: list[Flask] = []  # the Flask app the api-server built for plugins (see api/bridge.py)
 
 
@@ -18,12 +25,17 @@ def registered_app() -> Flask | None:
     return _registered[-1] if _registered else None
 
 
+def under(path: str, base: str) -> bool:
+    """Whether ``path`` is ``base`` or below it (``/headrace/api/v10`` is not below ``/headrace/api/v1``)."""
+    return path == base or path.startswith(base + "/")
+
+
 def create_blueprint() -> Blueprint:
     """A new blueprint with every endpoint bound, and its own rate limiter."""
     # Importing the route modules declares their endpoints.
     from headrace.api import routes  # noqa: F401
 
-    blueprint = Blueprint("headrace_api", __name__, url_prefix=BASE_PATH)
+    blueprint = Blueprint("headrace_api", __name__, url_prefix=registry.ROOT)
     limiter = ratelimit.create_limiter()
     registry.bind(blueprint, ratelimit.limit_decorator(limiter))
     blueprint.headrace_limiter = limiter
@@ -32,6 +44,8 @@ def create_blueprint() -> Blueprint:
         spec = registry.endpoint_for(request.endpoint, blueprint)
         if spec is not None:
             return spec.namespace
+        if under(request.path, MONITORING_BASE_PATH):
+            return Namespace.EVENTS
         return Namespace.for_path(request.path.removeprefix(BASE_PATH))
 
     # The session that authentication and idempotency share ends with the request (api/sessions.py).
@@ -43,7 +57,7 @@ def create_blueprint() -> Blueprint:
 
     @blueprint.after_app_request
     def add_request_id(response):
-        if request.path.startswith(BASE_PATH):
+        if any(under(request.path, base) for base in BASE_PATHS):
             response.headers[REQUEST_ID_HEADER] = request_id()
             # Flask-Limiter sends Retry-After on every answer; it only means something on a 429.
             if response.status_code != 429:
@@ -68,7 +82,7 @@ def create_blueprint() -> Blueprint:
 
     def _unmatched_handler(previous):
         def handle(exc):
-            if request.path == BASE_PATH or request.path.startswith(BASE_PATH + "/"):
+            if any(under(request.path, base) for base in BASE_PATHS):
                 return render_error(exc, namespace_of_request())
             return previous(exc) if previous else exc
 

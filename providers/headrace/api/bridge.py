@@ -14,7 +14,7 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
-from headrace.api import blueprint
+from headrace.api import background, blueprint
 
 PLUGINS_MOUNT = "/pluginsv2"
 
@@ -23,12 +23,13 @@ class StreamingPluginBridge:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._wsgi: WSGIMiddleware | None = None
+        background.start()  # only the api-server builds this middleware (see api/background.py)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         flask_app = blueprint.registered_app()
         if scope["type"] == "http" and flask_app is not None:
             mount = scope.get("root_path", "") + PLUGINS_MOUNT
-            if scope["path"].startswith(mount + blueprint.BASE_PATH):
+            if any(blueprint.under(scope["path"], mount + base) for base in blueprint.BASE_PATHS):
                 if self._wsgi is None:
                     self._wsgi = WSGIMiddleware(flask_app)
                 await self._wsgi({**scope, "root_path": mount}, receive, send)

@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
+# The blueprint answers under ROOT; each contract's base sits below it, so that its clients keep their
+# paths and change only the base URL (on the api-server: http://<airflow>/pluginsv2 + ROOT + base).
+ROOT = "/headrace"
+API_BASE = "/api/v1"  # lakehouse-api, pipelines-api, workflows-api, job-queue-api
+MONITORING_BASE = "/job-monitoring"  # job-monitoring-api: /v1/ingest/events, /v1/jobs, ...
+BASES = (API_BASE, MONITORING_BASE)
+
 # JSON requests are small; uploads (multipart) set their own, larger limit.
 MAX_JSON_BODY_BYTES = 10 * 1024 * 1024
 # No request needs more; deeper documents break the parser, serialisation or the run conf later.
@@ -69,6 +76,7 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     description: str = ""
     extra_responses: dict[int, str] = field(default_factory=dict)
+    base: str = API_BASE  # one of BASES; ``rule`` is relative to it
 
     @property
     def name(self) -> str:
@@ -77,6 +85,11 @@ class Endpoint:
     @property
     def openapi_path(self) -> str:
         return _FLASK_PARAM.sub(r"{\1}", self.rule)
+
+    @property
+    def documented_path(self) -> str:
+        """The path as docs/api.md lists it: relative to ``/api/v1``, or with its own base in front."""
+        return self.openapi_path if self.base == API_BASE else self.base + self.openapi_path
 
     @property
     def path_params(self) -> list[str]:
@@ -126,7 +139,9 @@ def bind(blueprint: Blueprint, limit_decorator: Callable[[Endpoint], Callable]) 
     blueprint.headrace_endpoints = {}
     for spec in ENDPOINTS:
         view = limit_decorator(spec)(_make_view(spec))
-        blueprint.add_url_rule(spec.rule, endpoint=spec.name, view_func=view, methods=[spec.method])
+        blueprint.add_url_rule(
+            spec.base + spec.rule, endpoint=spec.name, view_func=view, methods=[spec.method]
+        )
         blueprint.headrace_endpoints[spec.name] = spec
 
 

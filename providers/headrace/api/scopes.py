@@ -17,14 +17,16 @@ class Scope(StrEnum):
     READ = "read"
     WRITE = "write"
     EXECUTOR = "executor"
+    EVENTS = "events"  # sidecars and apps that send monitoring events
     ADMIN = "admin"
 
 
 # A scope grants itself and the scopes listed here.
 _IMPLIED = {
-    Scope.ADMIN: {Scope.READ, Scope.WRITE, Scope.EXECUTOR},
+    Scope.ADMIN: {Scope.READ, Scope.WRITE, Scope.EXECUTOR, Scope.EVENTS},
     Scope.WRITE: {Scope.READ},
     Scope.EXECUTOR: set(),
+    Scope.EVENTS: set(),
     Scope.READ: set(),
 }
 

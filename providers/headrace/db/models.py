@@ -10,7 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.utils.sqlalchemy import UtcDateTime
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 metadata = MetaData(
@@ -157,3 +170,154 @@ class JobExecutor(Base):
     jobs_completed: Mapped[int] = mapped_column(Integer, nullable=False)
     jobs_failed: Mapped[int] = mapped_column(Integer, nullable=False)
     jobs_lost: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# BIGINT on PostgreSQL and MySQL; SQLite autoincrements only an INTEGER PRIMARY KEY.
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class MonitoringEvent(Base):
+    """One event of the event log, as it arrived (the job-monitoring-api's event, flattened).
+
+    The id orders the log for streams (SSE ``id:``, the WebSocket fan-out, webhook matching); the
+    unique ``(site_id, idempotency_key)`` makes a repeated event a no-op (effectively once).
+    """
+
+    __tablename__ = "headrace_event"
+    __table_args__ = (
+        UniqueConstraint("site_id", "idempotency_key"),
+        Index("idx_headrace_event_at", "at"),
+        Index("idx_headrace_event_entity", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), nullable=False)
+    site_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)  # ingest, airflow, job_queue
+    app_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    app_name: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    app_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    entity_type: Mapped[str] = mapped_column(String(10), nullable=False)  # job, subjob
+    entity_id: Mapped[str] = mapped_column(String(250), nullable=False)
+    parent_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    business_key: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    sub_key: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    metrics: Mapped[dict] = mapped_column(JSON, nullable=False)
+    event_metadata: Mapped[dict] = mapped_column("metadata", JSON, nullable=False)
+    inserted_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class TrackedEntity(Base):
+    """A job or subjob as its events describe it so far, folded in the order of ``at``.
+
+    ``placeholder`` marks a parent known only from its subjobs' ``parent_id``; its own events fill it in.
+    """
+
+    __tablename__ = "headrace_tracked_entity"
+    __table_args__ = (
+        Index("idx_headrace_tracked_entity_started", "entity_type", "started_at"),
+        Index("idx_headrace_tracked_entity_inserted", "entity_type", "inserted_at"),
+        Index("idx_headrace_tracked_entity_parent", "site_id", "parent_id"),
+    )
+
+    site_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(10), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    app_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    app_name: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    app_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    job_key: Mapped[str | None] = mapped_column(String(250), nullable=True)  # the business key
+    sub_key: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # of the status event
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cpu_user_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cpu_system_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mem_max_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    entity_metadata: Mapped[dict] = mapped_column("metadata", JSON, nullable=False)
+    placeholder: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    inserted_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class MonitoringSite(Base):
+    """A site of the central job-monitoring API added through ``POST /v1/sites``.
+
+    Its API key is Fernet-encrypted with Airflow's key and never shown back.
+    """
+
+    __tablename__ = "headrace_monitoring_site"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(2048), nullable=False)
+    api_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class Webhook(Base):
+    """A webhook subscription (pipelines-api); its secret is Fernet-encrypted with Airflow's key."""
+
+    __tablename__ = "headrace_webhook"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    events: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    owner: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class WebhookDelivery(Base):
+    """One event to deliver to one webhook: the outbox row, written with the event it announces."""
+
+    __tablename__ = "headrace_webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("idx_headrace_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("headrace_webhook.id", ondelete="CASCADE"), nullable=False
+    )
+    event_id: Mapped[int] = mapped_column(EventId, nullable=False)  # headrace_event.id
+    event_name: Mapped[str] = mapped_column(String(100), nullable=False)  # pipeline.completed, ...
+    body: Mapped[str] = mapped_column(Text, nullable=False)  # the exact bytes that are signed and sent
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One attempt to deliver: when, how it answered, how long it took."""
+
+    __tablename__ = "headrace_webhook_attempt"
+
+    delivery_id: Mapped[int] = mapped_column(
+        EventId, ForeignKey("headrace_webhook_delivery.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class EventCursor(Base):
+    """How far a consumer of the log has read (e.g. the Airflow task-instance tracker's watermark)."""
+
+    __tablename__ = "headrace_event_cursor"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[str] = mapped_column(String(250), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)

@@ -8,7 +8,7 @@ from flask import jsonify, request
 from headrace.api.blueprint import BASE_PATH
 from headrace.api.namespaces import Namespace
 from headrace.api.openapi import build_document
-from headrace.api.registry import ENDPOINTS, endpoint
+from headrace.api.registry import API_BASE, ENDPOINTS, endpoint
 from headrace.api.security import view
 
 
@@ -23,4 +23,4 @@ from headrace.api.security import view
 def openapi_document():
     """Generated from the same pydantic models that validate requests and shape responses."""
     server = request.script_root + BASE_PATH  # /pluginsv2/headrace/api/v1 on the api-server
-    return jsonify(build_document(ENDPOINTS, server))
+    return jsonify(build_document([e for e in ENDPOINTS if e.base == API_BASE], server))

@@ -1,0 +1,1 @@
+"""(being built) Routes of the events capability."""
