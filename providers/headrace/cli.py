@@ -1,7 +1,8 @@
-"""The ``headrace`` command: ``headrace executor`` now, room for more subcommands (``sidecar``).
+"""The ``headrace`` command: ``headrace executor`` and ``headrace sidecar``.
 
-Deliberately free of Airflow imports, so that an executor host needs only this package's pure
-Python parts and ``requests``.
+Deliberately free of Airflow imports, so that an executor or sidecar host needs only this package's
+pure Python parts (plus ``requests`` for the executor, ``httpx`` and ``prometheus_client`` for the
+sidecar).
 """
 
 from __future__ import annotations
@@ -124,10 +125,91 @@ def _run_executor(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return Executor(config).run()
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _add_sidecar(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sidecar",
+        help="accept monitoring events next to an app and forward them, spooling while needed",
+        description="Serve the Sidecar Agent API (POST /v1/ingest/events[:batch], GET /v1/healthz, "
+        "GET /metrics), forward events to the job-monitoring API and keep them in an fsync'd disk "
+        "spool while it is unavailable; replayed in order once it answers. Exits on SIGTERM.",
+    )
+    p.add_argument(
+        "--listen", type=_host_port, default="127.0.0.1:8000", help="HOST:PORT (default: 127.0.0.1:8000)"
+    )
+    p.add_argument(
+        "--upstream",
+        required=True,
+        help="job-monitoring base, e.g. http://airflow:8080/pluginsv2/headrace/job-monitoring",
+    )
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("HEADRACE_API_KEY"),
+        help="API key with the 'events' scope (default: $HEADRACE_API_KEY; prefer the variable, "
+        "arguments are visible to other users of the host)",
+    )
+    p.add_argument("--spool-dir", type=Path, required=True, help="directory of the disk spool")
+    p.add_argument(
+        "--max-spool-mb", type=_positive_float, default=512.0, help="spool bound; full -> 503 (default: 512)"
+    )
+    p.add_argument(
+        "--max-body-mb", type=_positive_float, default=10.0, help="largest request body (default: 10)"
+    )
+    p.add_argument(
+        "--upstream-timeout",
+        type=_positive_float,
+        default=10.0,
+        help="seconds per upstream call (default: 10)",
+    )
+    p.add_argument(
+        "--backoff-max",
+        type=_positive_float,
+        default=30.0,
+        help="longest replay backoff, seconds (default: 30)",
+    )
+    p.add_argument("--dead-letter-file", type=Path, help="default: <spool-dir>/dead-letter.jsonl")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(func=_run_sidecar, subparser=p)
+
+
+def _run_sidecar(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from headrace.events.sidecar import SidecarConfig, run
+
+    if not args.api_key:
+        parser.error("an API key is needed: --api-key or HEADRACE_API_KEY")
+    if not args.upstream.startswith(("http://", "https://")):
+        parser.error("--upstream must be an http:// or https:// URL")
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    config = SidecarConfig(
+        listen=args.listen,
+        upstream=args.upstream,
+        api_key=args.api_key,
+        spool_dir=args.spool_dir,
+        max_spool_bytes=int(args.max_spool_mb * 1024**2),
+        max_body_bytes=int(args.max_body_mb * 1024**2),
+        timeout=args.upstream_timeout,
+        backoff_max=args.backoff_max,
+        dead_letter_file=args.dead_letter_file,
+    )
+    return run(config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headrace", description="Headrace command-line tools.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_executor(subparsers)
+    _add_sidecar(subparsers)
     return parser
 
 

@@ -13,6 +13,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 from headrace.api.blueprint import create_blueprint
 from headrace.api.bridge import StreamingPluginBridge
+from headrace.listeners import dag_runs
 
 PLUGIN_NAME = "headrace"
 
@@ -22,6 +23,8 @@ class HeadracePlugin(AirflowPlugin):
     flask_blueprints = [create_blueprint()]
     # Streams request bodies (uploads) past Airflow's buffering /pluginsv2 mount; see api/bridge.py.
     fastapi_root_middlewares = [{"middleware": StreamingPluginBridge, "name": "headrace-streaming-bridge"}]
+    # DagRuns -> job events, in the scheduler (and the api-server when a run is marked).
+    listeners = [dag_runs]
 
 
 def entry_point_installed() -> bool:

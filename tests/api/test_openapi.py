@@ -197,6 +197,7 @@ def test_every_path_parameter_carries_the_pattern_the_server_checks(client, admi
         "pipeline_id",
         "job_id",
         "key_id",
+        "webhook_id",
     }
     for name in ("name", "catalog", "schema", "table"):
         assert by_name[name] == {

@@ -6,6 +6,10 @@ by piece: a 100 MiB upload took 11 s and 200 MiB of memory there, against 0.25 s
 through ``a2wsgi`` (benchmarks/upload.py). This root middleware, registered by the plugin, hands
 requests for our base path to the same Flask app through ``a2wsgi`` instead; every other request,
 including other plugins', goes the usual way.
+
+The live streams (SSE ``/job-monitoring/v1/stream`` and the ``/ws`` WebSocket) are answered here
+natively on the event loop (api/streams/) before that: a WSGI thread per open stream would soon
+exhaust the thread pool that every other request needs.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
-from headrace.api import background, blueprint
+from headrace.api import background, blueprint, streams
 
 PLUGINS_MOUNT = "/pluginsv2"
 
@@ -26,6 +30,11 @@ class StreamingPluginBridge:
         background.start()  # only the api-server builds this middleware (see api/background.py)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            handler = streams.handler_for(scope, scope.get("root_path", "") + PLUGINS_MOUNT)
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
         flask_app = blueprint.registered_app()
         if scope["type"] == "http" and flask_app is not None:
             mount = scope.get("root_path", "") + PLUGINS_MOUNT

@@ -25,6 +25,8 @@ from headrace.api.registry import (
 from headrace.api.security import API_KEY_HEADER
 from headrace.api.services import credentials, idempotency
 from headrace.db.models import ApiKey
+from headrace.events import sites as monitoring_sites
+from headrace.events.webhook_store import ID_PATTERN as WEBHOOK_ID_PATTERN
 from headrace.ingestion.spec import JOB_ID
 from headrace.jobs.queue import JOB_ID_PATTERN
 from headrace.lakehouse import names
@@ -104,6 +106,12 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
         lambda: credentials.ID_PATTERN,
         ApiKey.__table__.c.id.type.length,
         "The key's id (the part of the key between `hrk_` and the dot); another id names nothing (404).",
+    ),
+    "site_id": PathParameter(
+        lambda: monitoring_sites.ID_PATTERN, 100, "The site's id; another id names nothing (404)."
+    ),
+    "webhook_id": PathParameter(
+        lambda: WEBHOOK_ID_PATTERN, 36, "The webhook's id, a UUID; another id names nothing (404)."
     ),
 }
 # Where one name means another thing in one namespace: the binary queue's jobs are UUIDs.

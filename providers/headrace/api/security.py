@@ -264,3 +264,86 @@ def readable_dag_ids(principal: Principal, dag_ids: set[str]) -> set[str]:
 # Administering Headrace itself (API keys) is closest to editing Airflow's configuration:
 # Op/Admin in SimpleAuthManager, Admin in the FAB auth manager.
 ADMIN = configuration("PUT", Scope.ADMIN)
+
+
+# ---------------------------------------------------------------------------------------------------
+# ASGI callers (the live streams, api/streams/): the same credentials and checks, without Flask.
+
+
+def _asgi_headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])
+    }
+
+
+def _cookie(header: str, name: str) -> str:
+    from http.cookies import SimpleCookie
+
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # a malformed Cookie header carries no credential
+        return ""
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else ""
+
+
+def _api_key_principal(presented: str) -> Principal:
+    """:func:`_from_api_key` in its own session (no Flask request here); run in a worker thread."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        key = api_keys.verify(session, presented, now=datetime.now(UTC))
+        if key is None:
+            raise Unauthorized("Invalid, expired or revoked API key", code="INVALID_API_KEY")
+        user = auth.current_user(key.owner_claims)
+        if user is None:
+            raise Unauthorized("The owner of this API key no longer exists", code="INVALID_API_KEY")
+        return Principal(
+            user=user, kind="api_key", api_key_id=key.id, scopes=tuple(key.scopes), expires_at=key.expires_at
+        )
+
+
+async def principal_from_credential(credential: str) -> Principal:
+    """A bare credential (the WebSocket's ``auth`` message): a Headrace API key, else an Airflow JWT."""
+    credential = credential.strip()
+    if credential.startswith(api_keys.KEY_PREFIX):
+        return await asyncio.to_thread(_api_key_principal, credential)
+    return await _jwt_principal(credential)
+
+
+async def _jwt_principal(token: str) -> Principal:
+    try:
+        user = await get_auth_manager().get_user_from_token(token)
+    except Exception as exc:  # the auth manager raises jwt errors, KeyError, ValueError...
+        raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN") from exc
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return Principal(
+        user=user,
+        kind="jwt",
+        token=token,
+        claims=claims,
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC) if "exp" in claims else None,
+    )
+
+
+async def authenticate_asgi(scope: dict[str, Any]) -> Principal | None:
+    """The caller of an ASGI request (the order of :func:`_authenticate`); None without credentials.
+
+    Only for reads (the streams): the UI cookie is accepted as it is for any GET.
+    """
+    headers = _asgi_headers(scope)
+    presented_key = headers.get(API_KEY_HEADER.lower())
+    if presented_key is not None:
+        return await asyncio.to_thread(_api_key_principal, presented_key.strip())
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    token = token or _cookie(headers.get("cookie", ""), COOKIE_NAME_JWT_TOKEN)
+    if not token:
+        return None
+    return await _jwt_principal(token)
+
+
+async def enforce_async(permission: Permission, principal: Principal) -> None:
+    """:meth:`Permission.enforce` off the event loop (an auth manager may ask its database)."""
+    await asyncio.to_thread(permission.enforce, principal)

@@ -80,3 +80,31 @@ class MonitoringEvent(_Strict):
     app: App
     entity: Entity
     event: Occurrence
+
+
+MEASURES = ("duration_s", "cpu_user_s", "cpu_system_s", "mem_max_mb")
+
+
+def cross_field_errors(event: MonitoringEvent) -> list[tuple[str, str]]:
+    """Rules across fields, as ``(dotted field, message)``; empty when the event is consistent.
+
+    A ``finished`` event without a status means succeeded; with one it must be terminal. ``started``
+    means running; ``canceled`` means canceled. A subjob names its job in ``parent_id``. The resource
+    metrics the jobs table shows are non-negative numbers.
+    """
+    errors: list[tuple[str, str]] = []
+    kind, status = event.event.kind, event.event.status
+    if kind == EventKind.FINISHED and status is not None and status not in TERMINAL_STATUSES:
+        errors.append(("event.status", "a finished event needs succeeded, failed or canceled"))
+    if kind == EventKind.STARTED and status not in (None, EventStatus.RUNNING):
+        errors.append(("event.status", "a started event is running"))
+    if kind == EventKind.CANCELED and status not in (None, EventStatus.CANCELED):
+        errors.append(("event.status", "a canceled event is canceled"))
+    if event.entity.type == EntityType.SUBJOB and not event.entity.parent_id:
+        errors.append(("entity.parent_id", "a subjob needs the id of its job"))
+    for name in MEASURES:
+        if name in event.event.metrics:
+            value = event.event.metrics[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                errors.append((f"event.metrics.{name}", "must be a non-negative number"))
+    return errors

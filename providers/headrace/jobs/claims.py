@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from headrace.db.models import JobAttempt, JobExecutor, QueuedJob
+from headrace.jobs import events
 from headrace.jobs.errors import InvalidTransition, JobNotFound, JobNotOwned, JobNotRunning
 from headrace.jobs.models import AttemptStatus, Heartbeat, Job, Status
 from headrace.jobs.output import truncate
@@ -84,6 +85,15 @@ class ExecutorSide:
                         started_at=now,
                     )
                 )
+                claimed = events.claimed(
+                    row["id"],
+                    row["type"],
+                    row["attempt_count"],
+                    executor.id,
+                    now,
+                    site_id=self.settings.site_id,
+                )
+                events.publish(connection, [claimed])
             self._seen(connection, executor, now, current_job_id=row["id"] if row else None, claimed=True)
         return self.get(row["id"]) if row is not None else None
 
@@ -137,7 +147,7 @@ class ExecutorSide:
                 heartbeat_at=now,
                 completed_at=None,
             )
-            .returning(JOBS.c.id, JOBS.c.attempt_count)
+            .returning(JOBS.c.id, JOBS.c.attempt_count, JOBS.c.type)
         )
 
     # -- heartbeat, complete, fail ------------------------------------------------------------------
@@ -200,7 +210,7 @@ class ExecutorSide:
                         error_message=error_message,
                         completed_at=now,
                     )
-                    .returning(JOBS.c.status, JOBS.c.attempt_count, JOBS.c.started_at)
+                    .returning(JOBS.c.status, JOBS.c.attempt_count, JOBS.c.started_at, JOBS.c.type)
                 )
                 .mappings()
                 .first()
@@ -216,6 +226,19 @@ class ExecutorSide:
                     duration_seconds=(now - row["started_at"]).total_seconds(),
                 )
             )
+            ended = events.ended(
+                job_id,
+                row["type"],
+                row["status"],
+                now,
+                site_id=self.settings.site_id,
+                attempt=row["attempt_count"],
+                started_at=row["started_at"],
+                executor_id=executor_id,
+                exit_code=exit_code,
+                error_message=error_message,
+            )
+            events.publish(connection, [ended])
             counts = {  # a cancelled job is neither a completion nor a failure of its executor
                 name: EXECUTORS.c[name] + 1
                 for name, status in (("jobs_completed", Status.COMPLETED), ("jobs_failed", Status.FAILED))

@@ -3,7 +3,8 @@
 Every status change is one conditional ``UPDATE ... WHERE status = ...``: of two requests that race
 for the same change exactly one matches the row, the other changes nothing and is told why. The
 executor side (claim, heartbeat, complete, fail) lives in :mod:`headrace.jobs.claims`, the rescue of
-lost jobs in :mod:`headrace.jobs.rescue`.
+lost jobs in :mod:`headrace.jobs.rescue`. Each change also appends its monitoring event to the event
+log in the same transaction (:mod:`headrace.jobs.events`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from headrace.db.models import JobAttempt, JobExecutor, QueuedJob
+from headrace.jobs import events
 from headrace.jobs.claims import ExecutorSide
 from headrace.jobs.errors import InvalidTransition, JobNotFound
 from headrace.jobs.models import (
@@ -45,6 +47,7 @@ class QueueSettings:
     heartbeat_timeout: float = 60
     max_attempts: int = 3
     allowlist: list[str] = field(default_factory=lambda: ["https://"])
+    site_id: str = "local"  # [headrace] monitoring_site_id: the site of the jobs' monitoring events
 
 
 # The form job ids are handed out in (parse_id also reads other spellings of a UUID).
@@ -122,6 +125,19 @@ class JobQueue(ExecutorSide):
         ]
         with self.engine.begin() as connection:
             connection.execute(JOBS.insert(), rows)
+            events.publish(
+                connection,
+                [
+                    events.submitted(
+                        row["id"],
+                        row["type"],
+                        row["priority"],
+                        row["created_at"],
+                        site_id=self.settings.site_id,
+                    )
+                    for row in rows
+                ],
+            )
         unset = dict.fromkeys(c.name for c in JOBS.columns)
         return [job_from({**unset, **row}) for row in rows]
 
@@ -182,11 +198,23 @@ class JobQueue(ExecutorSide):
             raise JobNotFound("Job not found", job_id=str(job_id))
         now = self.clock()
         with self.engine.begin() as connection:
-            done = connection.execute(
+            cancelled = connection.execute(
                 update(JOBS)
                 .where(JOBS.c.id == canonical, JOBS.c.status == Status.PENDING.value)
                 .values(status=Status.CANCELLED.value, completed_at=now)
-            ).rowcount
+                .returning(JOBS.c.type, JOBS.c.attempt_count)
+            ).first()
+            done = cancelled is not None
+            if cancelled is not None:
+                ended = events.ended(
+                    canonical,
+                    cancelled.type,
+                    Status.CANCELLED.value,
+                    now,
+                    site_id=self.settings.site_id,
+                    attempt=cancelled.attempt_count,
+                )
+                events.publish(connection, [ended])
             if not done and force:
                 done = connection.execute(
                     update(JOBS)
@@ -264,4 +292,5 @@ class JobQueue(ExecutorSide):
             now=self.clock(),
             heartbeat_timeout=self.settings.heartbeat_timeout,
             max_attempts=self.settings.max_attempts,
+            site_id=self.settings.site_id,
         )

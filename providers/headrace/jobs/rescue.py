@@ -18,6 +18,7 @@ from sqlalchemy import Engine, case, select, text, update
 from sqlalchemy.engine import Connection
 
 from headrace.db.models import JobAttempt, JobExecutor, QueuedJob
+from headrace.jobs import events
 from headrace.jobs.models import AttemptStatus, Status
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,9 @@ _ADVISORY_KEY = 0x68656164  # "head": any constant; PostgreSQL advisory locks ar
 _LOCAL = threading.Lock()  # SQLite (one writer at a time anyway): one rescuer per process
 
 
-def rescue_lost_jobs(engine: Engine, *, now: datetime, heartbeat_timeout: float, max_attempts: int) -> int:
+def rescue_lost_jobs(
+    engine: Engine, *, now: datetime, heartbeat_timeout: float, max_attempts: int, site_id: str = "local"
+) -> int:
     """Rescue every lost job; returns how many this call moved (0 when another rescuer runs)."""
     cutoff = now - timedelta(seconds=heartbeat_timeout)
     if engine.dialect.name != "postgresql":
@@ -37,7 +40,7 @@ def rescue_lost_jobs(engine: Engine, *, now: datetime, heartbeat_timeout: float,
             return 0
         try:
             with engine.connect() as connection:
-                return _rescue(connection, cutoff, now, heartbeat_timeout, max_attempts)
+                return _rescue(connection, cutoff, now, heartbeat_timeout, max_attempts, site_id)
         finally:
             _LOCAL.release()
     with engine.connect() as connection:
@@ -46,13 +49,15 @@ def rescue_lost_jobs(engine: Engine, *, now: datetime, heartbeat_timeout: float,
             return 0
         connection.commit()
         try:
-            return _rescue(connection, cutoff, now, heartbeat_timeout, max_attempts)
+            return _rescue(connection, cutoff, now, heartbeat_timeout, max_attempts, site_id)
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY})
             connection.commit()
 
 
-def _rescue(connection: Connection, cutoff: datetime, now: datetime, timeout: float, most: int) -> int:
+def _rescue(
+    connection: Connection, cutoff: datetime, now: datetime, timeout: float, most: int, site_id: str
+) -> int:
     stale = connection.execute(
         select(JOBS.c.id, JOBS.c.attempt_count, JOBS.c.executor_id).where(
             JOBS.c.status == Status.RUNNING.value, JOBS.c.heartbeat_at < cutoff
@@ -62,7 +67,9 @@ def _rescue(connection: Connection, cutoff: datetime, now: datetime, timeout: fl
     moved = 0
     for job_id, attempt, executor_id in stale:
         try:
-            moved += _rescue_one(connection, job_id, attempt, executor_id, cutoff, now, timeout, most)
+            moved += _rescue_one(
+                connection, job_id, attempt, executor_id, cutoff, now, timeout, most, site_id
+            )
             connection.commit()
         except Exception:  # one bad row must not stop the others; the next round retries it
             connection.rollback()
@@ -81,6 +88,7 @@ def _rescue_one(
     now: datetime,
     timeout: float,
     most: int,
+    site_id: str,
 ) -> int:
     exhausted = attempt >= most
     message = (
@@ -93,7 +101,7 @@ def _rescue_one(
         else_=Status.FAILED.value if exhausted else Status.PENDING.value,
     )
     ends = case((cancelled, now), else_=now if exhausted else None)
-    result = connection.execute(
+    row = connection.execute(
         update(JOBS)
         .where(
             JOBS.c.id == job_id,
@@ -109,9 +117,25 @@ def _rescue_one(
             started_at=case((new_status == Status.PENDING.value, None), else_=JOBS.c.started_at),
             heartbeat_at=case((new_status == Status.PENDING.value, None), else_=JOBS.c.heartbeat_at),
         )
-    )
-    if result.rowcount != 1:
+        .returning(JOBS.c.status, JOBS.c.type, JOBS.c.started_at)
+    ).first()
+    if row is None:
         return 0  # a heartbeat or another rescuer came first
+    if row.status == Status.PENDING.value:
+        event = events.requeued(job_id, row.type, attempt, executor_id, now, site_id=site_id)
+    else:
+        event = events.ended(
+            job_id,
+            row.type,
+            row.status,
+            now,
+            site_id=site_id,
+            attempt=attempt,
+            started_at=row.started_at,
+            executor_id=executor_id,
+            error_message=message if row.status == Status.FAILED.value else None,
+        )
+    events.publish(connection, [event])
     connection.execute(
         update(ATTEMPTS)
         .where(ATTEMPTS.c.job_id == job_id, ATTEMPTS.c.number == attempt)

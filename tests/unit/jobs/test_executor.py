@@ -256,13 +256,19 @@ def test_concurrent_jobs_of_the_claimed_types_and_metrics(client, admin_headers,
 
     jobs = [wait_for(client, admin_headers, job_id, {"completed", "failed"}) for job_id in ours]
     elapsed = time.monotonic() - started
+    # The executor counts a job once its complete call has returned, just after the server stored it.
+    finished = 'headrace_executor_jobs_finished_total{outcome="completed"} 2.0'
+    deadline = time.monotonic() + 10
     metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    while finished not in metrics and time.monotonic() < deadline:
+        time.sleep(0.1)
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     daemon.stop()
 
     assert [(job["status"], job["stdout"]) for job in jobs] == [("completed", "0\n"), ("completed", "1\n")]
     assert elapsed < 3.9, "the two 2-second jobs did not run side by side"
     assert client.get(f"{BASE}/jobs/{other}", headers=admin_headers).json["status"] == "pending"
-    assert 'headrace_executor_jobs_finished_total{outcome="completed"} 2.0' in metrics
+    assert finished in metrics
     assert "headrace_executor_jobs_running 0.0" in metrics
     client.delete(f"{BASE}/jobs/{other}", headers=admin_headers)
 

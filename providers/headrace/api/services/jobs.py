@@ -41,6 +41,7 @@ def settings() -> QueueSettings:
         heartbeat_timeout=config.job_heartbeat_timeout(),
         max_attempts=config.job_max_attempts(),
         allowlist=config.job_binary_url_allowlist(),
+        site_id=config.monitoring_site_id(),
     )
 
 

@@ -1,0 +1,160 @@
+"""REST latency on an api-server that also holds many open event streams.
+
+A real Airflow with Headrace (``tests/e2e/cluster.py``, api-server with one worker) on a fresh
+PostgreSQL database. ``GET /api/v1/auth/status`` with a bearer token is timed ``--requests`` times
+(300), one after the other, twice: with no stream open, then with ``--clients`` (200) SSE clients
+connected to ``/job-monitoring/v1/stream`` while ``--rate`` (20) events a second are appended to
+the log, so the shared reader polls and fans out the whole time. Each client counts what it
+receives; the run checks every client got every event.
+
+Goal (from the issue): p99 with the streams open within 1.5x the p99 without. It is a report, not a
+test: it exits 0 whenever it measured. Run from the repository root::
+
+    .venv/bin/python -m benchmarks.events_streams [--clients 200 --requests 300 --rate 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import requests
+import sqlalchemy as sa
+
+from tests.e2e.cluster import running_airflow
+
+GOAL = 1.5
+
+
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98]
+
+
+def time_reads(url: str, token: str, count: int) -> list[float]:
+    timings = []
+    with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {token}"
+        http.get(url, timeout=30).raise_for_status()  # warm
+        for _ in range(count):
+            started = time.perf_counter()
+            http.get(url, timeout=30).raise_for_status()
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+class Clients:
+    """``count`` SSE clients on one asyncio loop in a thread; each counts the events it receives."""
+
+    def __init__(self, url: str, token: str, count: int, app: str) -> None:
+        self.url, self.token, self.count, self.app = url, token, count, app
+        self.received = [0] * count
+        self.connected = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.main(),), daemon=True)
+        self.stop = threading.Event()
+
+    async def client(self, http: httpx.AsyncClient, index: int) -> None:
+        params = {"app_name": self.app}
+        async with http.stream("GET", self.url, params=params) as response:
+            response.raise_for_status()
+            self.connected += 1
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    self.received[index] += 1
+                if self.stop.is_set():
+                    return
+
+    async def main(self) -> None:
+        limits = httpx.Limits(max_connections=self.count + 10)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=None) as http:
+            tasks = [asyncio.create_task(self.client(http, i)) for i in range(self.count)]
+            while not self.stop.is_set():
+                await asyncio.sleep(0.2)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def append_events(database_url: str, app: str, rate: float, stop: threading.Event, sent: list[int]) -> None:
+    from headrace.events.log import EventLog
+    from headrace.events.model import App, Entity, MonitoringEvent, Occurrence
+
+    engine = sa.create_engine(database_url)
+    log = EventLog(engine)
+    while not stop.is_set():
+        event = MonitoringEvent(
+            idempotency_key=uuid.uuid4().hex,
+            site_id="bench",
+            app=App(name=app),
+            entity=Entity(type="job", id=uuid.uuid4().hex),
+            event=Occurrence(kind="started", at=datetime.now(UTC), status="running"),
+        )
+        log.append([event], source="ingest")
+        sent[0] += 1
+        time.sleep(1 / rate)
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=20.0)
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory(prefix="headrace-bench-streams-") as tmp:
+        home = Path(tmp) / "airflow"
+        home.mkdir()
+        print("starting Airflow with Headrace ...", flush=True)
+        with running_airflow(
+            home, {"AIRFLOW__HEADRACE__STREAM_MAX_CLIENTS": str(args.clients + 50)}
+        ) as cluster:
+            token = cluster.airflow_token("admin")
+            read_url = f"{cluster.api}/auth/status"
+            stream_url = f"{cluster.url}/pluginsv2/headrace/job-monitoring/v1/stream"
+            baseline = time_reads(read_url, token, args.requests)
+
+            app = f"bench-{uuid.uuid4().hex[:8]}"
+            clients = Clients(stream_url, token, args.clients, app)
+            clients.thread.start()
+            deadline = time.monotonic() + 60
+            while clients.connected < args.clients and time.monotonic() < deadline:
+                time.sleep(0.1)
+            print(f"{clients.connected} SSE clients connected")
+            stop, sent = threading.Event(), [0]
+            writer = threading.Thread(
+                target=append_events,
+                args=(cluster.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], app, args.rate, stop, sent),
+                daemon=True,
+            )
+            writer.start()
+            loaded = time_reads(read_url, token, args.requests)
+            stop.set()
+            writer.join(10)
+            time.sleep(3)  # the last events' poll and fan-out
+            clients.stop.set()
+            clients.thread.join(15)
+
+    complete = sum(1 for n in clients.received if n >= sent[0])
+    base, load, streams = p99(baseline), p99(loaded), clients.connected
+    print(f"events appended while loaded: {sent[0]}; clients that got all: {complete}/{args.clients}")
+    medians = statistics.median(baseline), statistics.median(loaded)
+    print(f"GET /auth/status p50 ms: {medians[0]:.1f} (0 streams)  {medians[1]:.1f} ({streams} streams)")
+    print(f"GET /auth/status p99 ms: {base:.1f} (0 streams)  {load:.1f} ({streams} streams)")
+    ratio = load / base
+    print(f"ratio {ratio:.2f}x (goal <= {GOAL}x): {'PASS' if ratio <= GOAL else 'FAIL'}")
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

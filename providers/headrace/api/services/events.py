@@ -1,0 +1,82 @@
+"""The event routes' glue: validation item by item, the log on Airflow's metadata database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from headrace.api.errors import BadRequest, RequestValidationError
+from headrace.events.log import AppendResult, EventLog
+from headrace.events.model import EventStatus, MonitoringEvent, cross_field_errors
+
+MAX_BATCH = 10_000
+_EVENT = TypeAdapter(MonitoringEvent)
+_STATUSES = {s.value for s in EventStatus}
+
+
+def event_log() -> EventLog:
+    from airflow import settings as airflow_settings
+
+    return EventLog(airflow_settings.engine)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def validate(item: Any) -> tuple[MonitoringEvent | None, list[dict[str, str]]]:
+    """The event, or every bad field with its dotted path (``event.kind``)."""
+    try:
+        event = _EVENT.validate_python(item)
+    except ValidationError as exc:
+        return None, [{"field": _dotted(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    errors = [{"field": f, "message": m} for f, m in cross_field_errors(event)]
+    return (None, errors) if errors else (event, [])
+
+
+def ingest_one(payload: Any) -> AppendResult:
+    event, errors = validate(payload)
+    if event is None:
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise RequestValidationError(f"Validation failed: {summary}", details=errors)
+    return event_log().append([event])
+
+
+def ingest_batch(payload: Any) -> dict[str, Any]:
+    """Store every valid item, report the others by index; one bad item never blocks the rest."""
+    if not isinstance(payload, list):
+        raise BadRequest("The body must be a JSON array of events")
+    if len(payload) > MAX_BATCH:
+        raise BadRequest(f"At most {MAX_BATCH} events per batch, got {len(payload)}")
+    events: list[MonitoringEvent] = []
+    rejected: list[dict[str, Any]] = []
+    for index, item in enumerate(payload):
+        event, errors = validate(item)
+        if event is None:
+            rejected.append({"index": index, "errors": errors})
+        else:
+            events.append(event)
+    if rejected:
+        from headrace.events.metrics import REJECTED
+
+        REJECTED.inc(len(rejected))
+    result = event_log().append(events)
+    return {
+        "ok": not rejected,
+        "stored": len(result.stored),
+        "duplicates": result.duplicates,
+        "rejected": rejected,
+    }
+
+
+def statuses(text: str | None) -> list[str]:
+    if not text:
+        return []
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in _STATUSES]
+    if bad:
+        raise RequestValidationError.for_field(
+            "status", f"unknown status {', '.join(bad)}; expected {', '.join(sorted(_STATUSES))}"
+        )
+    return values

@@ -1,0 +1,261 @@
+"""Folding events into tracked jobs and subjobs (``headrace_tracked_entity``), commutatively.
+
+Every column is a commutative, associative combination of the events seen so far, so the order in
+which events *arrive* never matters, only their ``at``; that is what lets a batch become one
+``INSERT .. ON CONFLICT DO UPDATE`` per entity (no read-modify-write, no lost update when two
+appends touch the same job: PostgreSQL serialises the two upserts on the row).
+
+The rules:
+
+- ``status``: the status of the *winning* status event, where a terminal status (succeeded, failed,
+  canceled) always beats a non-terminal one (terminal states are sticky: a late ``progress`` never
+  reopens a finished job) and, between equals, the later ``at`` wins (ties: the greater status name,
+  so that the result stays order independent). ``status_at`` is that event's ``at``.
+- Implied statuses: ``started`` → running, ``progress`` → its status or running, ``finished`` →
+  its status or succeeded, ``error`` → its status or failed, ``canceled`` → canceled; ``metric``
+  carries none unless given.
+- ``started_at``: the earliest ``started`` event (else the earliest event, if any had a status);
+  ``ended_at``: the ``at`` of the winning terminal event.
+- ``duration_s``, ``cpu_user_s``, ``cpu_system_s``, ``mem_max_mb``: the maximum seen (CPU times are
+  cumulative, memory is a peak); ``duration_s`` falls back to ``ended_at - started_at`` when read.
+- ``app_*``, ``parent_id``, ``job_key``, ``sub_key``: the last non-null by ``at``, approximated as
+  "first non-null wins" across batches (they do not change over a job's life).
+- ``metadata``: a shallow merge, the keys of the later events winning.
+- A subjob's unknown parent gets a ``placeholder`` row (``ON CONFLICT DO NOTHING``) that its own
+  events fill in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import String, and_, case, cast, func, or_
+from sqlalchemy.engine import Connection
+
+from headrace.db.models import TrackedEntity
+from headrace.events.model import TERMINAL_STATUSES, EventKind, EventStatus
+from headrace.events.records import StoredEvent
+
+_TERMINAL = {s.value for s in TERMINAL_STATUSES}
+_IMPLIED = {
+    EventKind.STARTED.value: EventStatus.RUNNING.value,
+    EventKind.PROGRESS.value: EventStatus.RUNNING.value,
+    EventKind.FINISHED.value: EventStatus.SUCCEEDED.value,
+    EventKind.ERROR.value: EventStatus.FAILED.value,
+    EventKind.CANCELED.value: EventStatus.CANCELED.value,
+}
+_MEASURES = ("duration_s", "cpu_user_s", "cpu_system_s", "mem_max_mb")
+_CHUNK = 500  # rows per statement (bind parameter limits of SQLite and PostgreSQL)
+
+
+def effective_status(kind: str, status: str | None) -> str | None:
+    """The status an event stands for (the event's own, else the one its kind implies)."""
+    if kind == EventKind.STARTED.value:
+        return EventStatus.RUNNING.value
+    return status or _IMPLIED.get(kind)
+
+
+def _rank(status: str, at: datetime) -> tuple[bool, datetime, str]:
+    return (status in _TERMINAL, at, status)
+
+
+def _max(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _min(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+@dataclass
+class _Row:
+    """One entity's contribution of one batch, folded in Python first (same rules as the SQL)."""
+
+    site_id: str
+    entity_type: str
+    entity_id: str
+    placeholder: bool = True
+    parent_id: str | None = None
+    app_id: str | None = None
+    app_name: str | None = None
+    app_version: str | None = None
+    job_key: str | None = None
+    sub_key: str | None = None
+    status: str | None = None
+    status_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    measures: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(_MEASURES))
+    metadata: list[tuple[datetime, int, dict[str, Any]]] = field(default_factory=list)
+    last_event_at: datetime | None = None
+
+    def add(self, event: StoredEvent) -> None:
+        self.placeholder = False
+        for name in ("parent_id", "app_id", "app_name", "app_version", "sub_key"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(event, name))
+        if self.job_key is None:
+            self.job_key = event.business_key
+        if event.kind == EventKind.STARTED.value:
+            self.started_at = _min(self.started_at, event.at)
+        status = effective_status(event.kind, event.status)
+        if status is not None and (
+            self.status is None or _rank(status, event.at) > _rank(self.status, self.status_at)
+        ):
+            self.status, self.status_at = status, event.at
+        for name in _MEASURES:
+            value = event.metrics.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                self.measures[name] = _max(self.measures[name], float(value))
+        if event.metadata:
+            self.metadata.append((event.at, event.id, event.metadata))
+        self.last_event_at = _max(self.last_event_at, event.at)
+
+    def values(self, now: datetime) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for _, _, metadata in sorted(self.metadata, key=lambda m: (m[0], m[1])):
+            merged.update(metadata)
+        return {
+            "site_id": self.site_id,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "parent_id": self.parent_id,
+            "app_id": self.app_id,
+            "app_name": self.app_name,
+            "app_version": self.app_version,
+            "job_key": self.job_key,
+            "sub_key": self.sub_key,
+            "status": self.status,
+            "status_at": self.status_at,
+            "started_at": self.started_at,
+            "ended_at": self.status_at if self.status in _TERMINAL else None,
+            **self.measures,
+            "entity_metadata": merged,
+            "placeholder": self.placeholder,
+            "last_event_at": self.last_event_at,
+            "inserted_at": now,
+            "updated_at": now,
+        }
+
+
+def _insert(connection: Connection):
+    name = connection.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - Airflow's metadata DB is PostgreSQL or SQLite here
+        raise NotImplementedError(f"the event log needs PostgreSQL or SQLite, not {name}")
+    return insert
+
+
+def _merge_json(connection: Connection, older, newer):
+    """A shallow JSON merge, ``newer``'s keys winning."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return cast(cast(older, JSONB).op("||")(cast(newer, JSONB)), TrackedEntity.__table__.c.metadata.type)
+    return func.json(func.json_patch(cast(older, String), cast(newer, String)))
+
+
+def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    insert = _insert(connection)
+    table = TrackedEntity.__table__
+    stmt = insert(table)
+    new, old = stmt.excluded, table.c
+
+    def terminal(column):
+        # Not IN (..): an expanding parameter cannot be used with executemany.
+        return or_(*(column == status for status in sorted(_TERMINAL)))
+
+    # The new status wins when it ranks higher: terminal beats non-terminal, then later at, then name.
+    new_wins = and_(
+        new.status.is_not(None),
+        or_(
+            old.status.is_(None),
+            and_(terminal(new.status), ~terminal(old.status)),
+            and_(
+                terminal(new.status) == terminal(old.status),
+                or_(
+                    new.status_at > old.status_at,
+                    and_(new.status_at == old.status_at, new.status > old.status),
+                ),
+            ),
+        ),
+    )
+    newer_meta = or_(old.last_event_at.is_(None), new.last_event_at >= old.last_event_at)
+
+    def least(a, b):
+        return case((a.is_(None), b), (b.is_(None), a), (b < a, b), else_=a)
+
+    def greatest(a, b):
+        return case((a.is_(None), b), (b.is_(None), a), (b > a, b), else_=a)
+
+    update = {
+        "parent_id": func.coalesce(old.parent_id, new.parent_id),
+        "app_id": func.coalesce(old.app_id, new.app_id),
+        "app_name": func.coalesce(old.app_name, new.app_name),
+        "app_version": func.coalesce(old.app_version, new.app_version),
+        "job_key": func.coalesce(old.job_key, new.job_key),
+        "sub_key": func.coalesce(old.sub_key, new.sub_key),
+        "status": case((new_wins, new.status), else_=old.status),
+        "status_at": case((new_wins, new.status_at), else_=old.status_at),
+        "ended_at": case((new_wins, new.ended_at), else_=old.ended_at),
+        "started_at": least(old.started_at, new.started_at),
+        **{name: greatest(old[name], new[name]) for name in _MEASURES},
+        "metadata": case(
+            (newer_meta, _merge_json(connection, old.metadata, new.metadata)),
+            else_=_merge_json(connection, new.metadata, old.metadata),
+        ),
+        "placeholder": and_(old.placeholder, new.placeholder),
+        "last_event_at": greatest(old.last_event_at, new.last_event_at),
+        "updated_at": new.updated_at,
+    }
+    stmt = stmt.on_conflict_do_update(index_elements=["site_id", "entity_type", "entity_id"], set_=update)
+    for start in range(0, len(rows), _CHUNK):
+        connection.execute(stmt, _columns(rows[start : start + _CHUNK]))
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The ORM attribute ``entity_metadata`` is the column ``metadata``.
+    return [{("metadata" if k == "entity_metadata" else k): v for k, v in row.items()} for row in rows]
+
+
+def fold(connection: Connection, stored: Iterable[StoredEvent]) -> int:
+    """Fold newly stored events into their entities (and placeholders for unknown parents)."""
+    now = datetime.now(UTC)
+    rows: dict[tuple[str, str, str], _Row] = {}
+    parents: dict[tuple[str, str, str], _Row] = {}
+    for event in stored:
+        key = (event.site_id, event.entity_type, event.entity_id)
+        row = rows.get(key) or rows.setdefault(key, _Row(*key))
+        row.add(event)
+        if event.entity_type == "subjob" and event.parent_id:
+            pkey = (event.site_id, "job", event.parent_id)
+            parents.setdefault(
+                pkey, _Row(*pkey, app_id=event.app_id, app_name=event.app_name, app_version=event.app_version)
+            )
+    if not rows:
+        return 0
+    placeholders = [p.values(now) for k, p in sorted(parents.items()) if k not in rows]
+    if placeholders:
+        stmt = _insert(connection)(TrackedEntity.__table__).on_conflict_do_nothing()
+        for start in range(0, len(placeholders), _CHUNK):
+            connection.execute(stmt, _columns(placeholders[start : start + _CHUNK]))
+    # Sorted by key: concurrent batches lock rows in the same order (no deadlock on PostgreSQL).
+    _upsert(connection, [rows[k].values(now) for k in sorted(rows)])
+    return len(rows)
+
+
+__all__ = ["effective_status", "fold"]

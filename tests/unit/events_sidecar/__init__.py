@@ -1,0 +1,1 @@
+"""Unit tests of ``headrace sidecar`` (spool, forwarder, HTTP server) against a loopback upstream."""

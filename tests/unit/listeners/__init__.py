@@ -1,0 +1,1 @@
+"""Tests of the Airflow adapter of the event log (listener, tracker, translation)."""

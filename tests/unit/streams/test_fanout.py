@@ -1,0 +1,112 @@
+"""The shared event reader: one read for many subscribers, late rows, slow clients dropped.
+
+The log here is a list whose rows become visible out of id order, as PostgreSQL's do when a lower
+id commits after a higher one was read: that is the case the fan-out must not lose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+
+from headrace.api.streams import fanout, sse
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    entity_type: str = "job"
+    site_id: str = "local"
+    app_name: str | None = "app"
+
+    def to_stream(self) -> dict:
+        return {"id": self.id, "entity_type": self.entity_type, "app_name": self.app_name}
+
+
+class VisibleLog:
+    def __init__(self) -> None:
+        self.rows: dict[int, Row] = {}
+        self.reads = 0
+
+    def read_after(self, after: int) -> list[Row]:
+        self.reads += 1
+        return [self.rows[i] for i in sorted(self.rows) if i > after][: fanout.PAGE]
+
+    def last_id(self) -> int:
+        return max(self.rows, default=0)
+
+
+def test_late_rows_are_delivered_once_and_gaps_expire(monkeypatch):
+    log = VisibleLog()
+    log.rows[1] = Row(1)
+    hub = fanout.EventFanout(log.read_after, log.last_id)
+    hub.high = log.last_id()
+    log.rows[3] = Row(3)  # 2 is still uncommitted
+    fresh, hub.gaps, hub.high = hub.poll()
+    assert [e.id for e in fresh] == [3] and set(hub.gaps) == {2} and hub.floor() == 1
+    log.rows[2] = Row(2)  # commits late
+    log.rows[4] = Row(4)
+    fresh, hub.gaps, hub.high = hub.poll()
+    assert [e.id for e in fresh] == [2, 4] and hub.gaps == {}
+    fresh, hub.gaps, hub.high = hub.poll()
+    assert fresh == []
+    log.rows[6] = Row(6)  # 5 rolls back: awaited for GAP_SECONDS only
+    fresh, hub.gaps, hub.high = hub.poll()
+    assert [e.id for e in fresh] == [6] and set(hub.gaps) == {5}
+    monkeypatch.setattr(fanout, "GAP_SECONDS", 0.0)
+    fresh, hub.gaps, hub.high = hub.poll()
+    assert fresh == [] and hub.gaps == {} and hub.floor() == 6
+
+
+def test_one_read_serves_every_subscriber_and_a_slow_one_is_dropped(monkeypatch):
+    monkeypatch.setattr(fanout, "QUEUE_SIZE", 3)
+    monkeypatch.setattr("headrace.config.stream_poll_interval", lambda: 0.01)
+    log = VisibleLog()
+
+    async def scenario() -> None:
+        hub = fanout.EventFanout(log.read_after, log.last_id)
+        fast = [fanout.Subscriber() for _ in range(5)]
+        jobs_only = fanout.Subscriber(accepts=sse.Filters(entity_type="subjob").accepts)
+        slow = fanout.Subscriber()
+        for subscriber in (*fast, jobs_only, slow):
+            hub.add(subscriber)
+        assert await hub.start_position() == 0
+        received: list[list[int]] = [[] for _ in fast]
+        for batch in range(3):
+            for i in range(2):
+                n = batch * 2 + i + 1
+                log.rows[n] = Row(n, entity_type="subjob" if n == 5 else "job")
+            reads = log.reads
+            for index, subscriber in enumerate(fast):
+                for _ in range(2):
+                    received[index].append((await asyncio.wait_for(subscriber.queue.get(), 2)).id)
+            assert log.reads - reads <= 2  # one read per poll, whatever the number of subscribers
+        assert all(ids == [1, 2, 3, 4, 5, 6] for ids in received)
+        assert (await jobs_only.queue.get()).id == 5 and jobs_only.queue.empty()
+        assert slow.dropped and slow not in hub.subscribers
+        assert fanout.is_closed(await fanout.next_item(slow, 1))
+        for subscriber in (*fast, jobs_only):
+            hub.remove(subscriber)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [(b"entity_type=run", "entity_type"), (b"last_event_id=-3", "last_event_id"), (b"colour=red", "colour")],
+)
+def test_bad_filters_are_refused_by_name(query, field):
+    from headrace.api.errors import RequestValidationError
+
+    with pytest.raises(RequestValidationError) as caught:
+        sse.parse_query(query)
+    assert [d["field"] for d in caught.value.details] == [field]
+
+
+def test_frame_is_one_message_with_the_log_id():
+    filters, last = sse.parse_query(b"entity_type=job&app_name=pp&last_event_id=7")
+    assert (filters, last) == (sse.Filters("job", "pp", None), 7)
+    assert filters.accepts(Row(1)) and not filters.accepts(Row(1, app_name="other"))
+    assert sse.frame(Row(12)) == b'id: 12\ndata: {"id":12,"entity_type":"job","app_name":"app"}\n\n'
