@@ -192,3 +192,24 @@ def alert_memory_percent() -> float:
 
 def alert_cpu_percent() -> float:
     return conf.getfloat(SECTION, "alert_cpu_percent")
+
+
+# --- operations options (issue 13) ---
+
+# --- data options (issue 14) ---
+
+
+def llm_endpoint() -> str:
+    return _get("llm_endpoint").rstrip("/")
+
+
+def llm_model() -> str:
+    return _get("llm_model")
+
+
+def llm_conn_id() -> str:
+    return _get("llm_conn_id")
+
+
+def llm_timeout() -> float:
+    return max(0.1, conf.getfloat(SECTION, "llm_timeout"))

@@ -305,6 +305,37 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "90",
         "version_added": "0.3.0",
     },
+    # --- operations options (issue 13) ---
+    # --- data options (issue 14) ---
+    "llm_endpoint": {
+        "description": "Base URL of an OpenAI-compatible chat-completions API (``<url>/chat/completions``) "
+        "used by natural-language queries and pipeline generation; empty: the built-in engine only.",
+        "type": "string",
+        "example": "https://llm.example.com/v1",
+        "default": "",
+        "version_added": "0.4.0",
+    },
+    "llm_model": {
+        "description": "Model name sent to ``llm_endpoint``.",
+        "type": "string",
+        "example": "gpt-4o-mini",
+        "default": "",
+        "version_added": "0.4.0",
+    },
+    "llm_conn_id": {
+        "description": "Airflow connection whose password is the ``llm_endpoint`` API key (empty: no key).",
+        "type": "string",
+        "example": "headrace_llm",
+        "default": "",
+        "version_added": "0.4.0",
+    },
+    "llm_timeout": {
+        "description": "Seconds one LLM request may take before the built-in engine answers instead.",
+        "type": "float",
+        "example": "10",
+        "default": "20",
+        "version_added": "0.4.0",
+    },
 }
 
 

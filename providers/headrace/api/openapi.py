@@ -113,6 +113,8 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "webhook_id": PathParameter(
         lambda: WEBHOOK_ID_PATTERN, 36, "The webhook's id, a UUID; another id names nothing (404)."
     ),
+    # --- agent_id (issue 13) ---
+    # --- source_id (issue 14) ---
 }
 # Where one name means another thing in one namespace: the binary queue's jobs are UUIDs.
 NAMESPACE_PATH_PARAMETERS: dict[tuple[Namespace, str], PathParameter] = {
