@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, cast, func, or_
 from sqlalchemy.engine import Connection
 
+from headrace.db import dialect
 from headrace.db.models import TrackedEntity
 from headrace.events.model import TERMINAL_STATUSES, EventKind, EventStatus
 from headrace.events.records import StoredEvent
@@ -149,17 +150,6 @@ class _Row:
         }
 
 
-def _insert(connection: Connection):
-    name = connection.dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - Airflow's metadata DB is PostgreSQL or SQLite here
-        raise NotImplementedError(f"the event log needs PostgreSQL or SQLite, not {name}")
-    return insert
-
-
 def _merge_json(connection: Connection, older, newer):
     """A shallow JSON merge, ``newer``'s keys winning."""
     if connection.dialect.name == "postgresql":
@@ -170,9 +160,8 @@ def _merge_json(connection: Connection, older, newer):
 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    insert = _insert(connection)
     table = TrackedEntity.__table__
-    stmt = insert(table)
+    stmt = dialect.insert(connection, table)
     new, old = stmt.excluded, table.c
 
     def terminal(column):
@@ -222,9 +211,13 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
         "last_event_at": greatest(old.last_event_at, new.last_event_at),
         "updated_at": new.updated_at,
     }
-    stmt = stmt.on_conflict_do_update(index_elements=["site_id", "entity_type", "entity_id"], set_=update)
+    # RETURNING makes SQLAlchemy batch the rows into multi-row statements ("insertmanyvalues"); it
+    # sends an ON CONFLICT DO UPDATE without RETURNING one row per round trip.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["site_id", "entity_type", "entity_id"], set_=update
+    ).returning(table.c.entity_id)
     for start in range(0, len(rows), _CHUNK):
-        connection.execute(stmt, _columns(rows[start : start + _CHUNK]))
+        connection.execute(stmt, _columns(rows[start : start + _CHUNK])).all()
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -250,9 +243,10 @@ def fold(connection: Connection, stored: Iterable[StoredEvent]) -> int:
         return 0
     placeholders = [p.values(now) for k, p in sorted(parents.items()) if k not in rows]
     if placeholders:
-        stmt = _insert(connection)(TrackedEntity.__table__).on_conflict_do_nothing()
+        table = TrackedEntity.__table__
+        stmt = dialect.insert(connection, table).on_conflict_do_nothing().returning(table.c.entity_id)
         for start in range(0, len(placeholders), _CHUNK):
-            connection.execute(stmt, _columns(placeholders[start : start + _CHUNK]))
+            connection.execute(stmt, _columns(placeholders[start : start + _CHUNK])).all()
     # Sorted by key: concurrent batches lock rows in the same order (no deadlock on PostgreSQL).
     _upsert(connection, [rows[k].values(now) for k in sorted(rows)])
     return len(rows)

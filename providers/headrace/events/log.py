@@ -25,9 +25,11 @@ import sqlalchemy
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from headrace.db import dialect
+from headrace.db.dialect import aware
 from headrace.db.models import MonitoringEvent as EventRow
 from headrace.events import metrics, webhooks
-from headrace.events.fold import _insert, fold
+from headrace.events.fold import fold
 from headrace.events.model import MonitoringEvent
 from headrace.events.records import Source, StoredEvent
 
@@ -63,8 +65,8 @@ def _row(event: MonitoringEvent, source: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _stored(id_: int, row: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(id=id_, **{k: v for k, v in row.items() if k != "metadata"}, metadata=row["metadata"])
 
 
 def to_stored(row: Any) -> StoredEvent:
@@ -78,8 +80,8 @@ def to_stored(row: Any) -> StoredEvent:
         entity_type=m["entity_type"],
         entity_id=m["entity_id"],
         kind=m["kind"],
-        at=_aware(m["at"]),
-        inserted_at=_aware(m["inserted_at"]),
+        at=aware(m["at"]),
+        inserted_at=aware(m["inserted_at"]),
         app_id=m["app_id"],
         app_name=m["app_name"],
         app_version=m["app_version"],
@@ -114,16 +116,20 @@ class EventLog:
         began = time.perf_counter()
         now = datetime.now(UTC)
         stmt = (
-            _insert(connection)(_TABLE)
+            dialect.insert(connection, _TABLE)
             .on_conflict_do_nothing(index_elements=["site_id", "idempotency_key"])
-            .returning(*_TABLE.c)
+            .returning(_TABLE.c.id, _TABLE.c.site_id, _TABLE.c.idempotency_key)
         )
-        stored: list[StoredEvent] = []
-        rows = [_row(event, source, now) for event in events]
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for event in events:  # a key repeated within the batch: its first event is the one stored
+            rows.setdefault((event.site_id, event.idempotency_key), _row(event, source, now))
         # executemany: SQLAlchemy's "insertmanyvalues" batches the rows into multi-row INSERTs with a
-        # cached compiled statement (building one 1,000-row VALUES per call compiles slowly).
-        stored.extend(to_stored(r) for r in connection.execute(stmt, rows))
-        stored.sort(key=lambda e: e.id)
+        # cached compiled statement (building one 1,000-row VALUES per call compiles slowly). Only the
+        # ids come back: the rest of each stored event is what was just sent.
+        returned = connection.execute(stmt, list(rows.values())).all()
+        stored = sorted(
+            (_stored(id_, rows[(site_id, key)]) for id_, site_id, key in returned), key=lambda e: e.id
+        )
         if stored:
             fold(connection, stored)
             webhooks.enqueue(connection, stored)

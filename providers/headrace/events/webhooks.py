@@ -30,9 +30,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from headrace.db import dialect
 from headrace.db.models import Webhook, WebhookDelivery
 from headrace.events.records import Source, StoredEvent
 
@@ -162,24 +163,12 @@ def enqueue(connection: Connection, stored: Sequence[StoredEvent]) -> int:
                     break
     if not rows:
         return 0
-    statement = _insert_ignoring_duplicates(connection)
-    if connection.dialect.name in ("postgresql", "sqlite"):
-        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues"),
-        # which it does not do for ON CONFLICT without it, and tells which rows were new.
-        return len(connection.execute(statement.returning(_DELIVERIES.c.id), rows).all())
-    connection.execute(statement, rows)
-    return len(rows)
-
-
-def _insert_ignoring_duplicates(connection: Connection):
-    """A row for (webhook, event) that already exists stays as it is (an event re-announced)."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(_DELIVERIES).on_conflict_do_nothing(index_elements=["webhook_id", "event_id"])
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(_DELIVERIES).on_conflict_do_nothing(index_elements=["webhook_id", "event_id"])
-    return insert(_DELIVERIES)
+    # A row for (webhook, event) that already exists stays as it is (an event re-announced).
+    # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues"), which it
+    # does not do for ON CONFLICT without it, and tells which rows were new.
+    statement = (
+        dialect.insert(connection, _DELIVERIES)
+        .on_conflict_do_nothing(index_elements=["webhook_id", "event_id"])
+        .returning(_DELIVERIES.c.id)
+    )
+    return len(connection.execute(statement, rows).all())

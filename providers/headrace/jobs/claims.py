@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from headrace.db import dialect
 from headrace.db.models import JobAttempt, JobExecutor, QueuedJob
 from headrace.jobs import events
 from headrace.jobs.errors import InvalidTransition, JobNotFound, JobNotOwned, JobNotRunning
@@ -297,7 +297,6 @@ class ExecutorSide:
         claimed: bool = False,
     ) -> None:
         """Record the executor: an insert the first time, else its last-seen time (and current job)."""
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         fields: dict[str, Any] = {"last_seen_at": now}
         if claimed:  # a claim says what the executor now runs (None: nothing) and what it is
             fields["current_job_id"] = current_job_id
@@ -308,7 +307,7 @@ class ExecutorSide:
             ):
                 if value is not None:
                     fields[name] = value
-        statement = dialect.insert(EXECUTORS).values(
+        statement = dialect.insert(connection, EXECUTORS).values(
             id=executor.id,
             hostname=executor.hostname,
             executor_ip=executor.ip,

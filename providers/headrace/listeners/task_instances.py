@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from headrace.db import dialect
+from headrace.db.dialect import aware
 from headrace.db.models import EventCursor
 from headrace.listeners.translate import dag_run_events, headrace_kind, task_instance_events
 
@@ -97,7 +98,7 @@ class Tracker:
                 events = translate(connection, rows)
                 if events:
                     stored += _append(connection, events)
-                newest = max(_aware(row["updated_at"]) for row in rows)
+                newest = max(aware(row["updated_at"]) for row in rows)
                 if position is None or newest > position:
                     position = newest
                     _write_cursor(connection, name, newest, self.clock())
@@ -175,19 +176,16 @@ def _append(connection: Connection, events: list) -> int:
     return len(EventLog(connection.engine).append_with(connection, events, source=Source.AIRFLOW).stored)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _read_cursor(connection: Connection, name: str) -> datetime | None:
     value = connection.execute(select(CURSORS.c.position).where(CURSORS.c.name == name)).scalar()
-    return _aware(datetime.fromisoformat(value)) if value else None
+    return aware(datetime.fromisoformat(value)) if value else None
 
 
 def _write_cursor(connection: Connection, name: str, position: datetime, now: datetime) -> None:
     """Upsert: api-servers racing here each write a position they have published up to."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(CURSORS).values(name=name, position=position.isoformat(), updated_at=now)
+    statement = dialect.insert(connection, CURSORS).values(
+        name=name, position=position.isoformat(), updated_at=now
+    )
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=[CURSORS.c.name],

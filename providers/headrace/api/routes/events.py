@@ -17,14 +17,12 @@ from typing import Any
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView, DagAccessEntity
 from flask import Response, request
 
-from headrace import __version__
 from headrace.api.datamodels.events import Ack, BatchAnswer, EntityList, EntityListQuery, EventBatch
 from headrace.api.errors import ApiError
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import MONITORING_BASE, endpoint
 from headrace.api.security import Scope, current_principal, dag, grants, view
 from headrace.api.services import events as service
-from headrace.api.services import health
 from headrace.events import metrics as event_metrics
 from headrace.events.model import MonitoringEvent
 from headrace.events.queries import EntityFilter, list_entities
@@ -137,23 +135,10 @@ def healthz():
     database and each site's endpoint and error. 503 when the metadata database is down."""
     from headrace.api.services import sites
 
-    database = health.check_metadata_db()
-    ok = database.status == health.OK
-    authenticated = _authenticated()
-    probed = request.headers.get(sites.HEALTH_PROBE_HEADER) is not None  # another site checking us
-    site_health = {} if probed else sites.sites_health(authenticated=authenticated)
-    answer: dict[str, Any] = {
-        "status": "ok" if ok else "degraded",
-        "service": "job-monitoring",
-        "version": __version__,
-        # No hosts or error text for anonymous callers: only whether each site answers.
-        "sites": site_health
-        if authenticated
-        else {k: {"status": v["status"]} for k, v in site_health.items()},
-    }
-    if authenticated:
-        answer["database"] = "connected" if ok else "disconnected"
-    return answer, 200 if ok else 503
+    # A header set by another site's health check: answering it must not check the sites again.
+    probed = request.headers.get(sites.HEALTH_PROBE_HEADER) is not None
+    answer = service.healthz(authenticated=_authenticated(), check_sites=not probed)
+    return answer, 200 if answer["status"] == "ok" else 503
 
 
 @endpoint("/metrics", "GET", _NS, summary="Event log metrics", permission=_READ, **_BASE)

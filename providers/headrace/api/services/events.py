@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from headrace import __version__
 from headrace.api.errors import BadRequest, RequestValidationError
+from headrace.api.services import health
 from headrace.events.log import AppendResult, EventLog
 from headrace.events.model import EventStatus, MonitoringEvent, cross_field_errors
 
@@ -80,3 +82,22 @@ def statuses(text: str | None) -> list[str]:
             "status", f"unknown status {', '.join(bad)}; expected {', '.join(sorted(_STATUSES))}"
         )
     return values
+
+
+def healthz(*, authenticated: bool, check_sites: bool) -> dict[str, Any]:
+    """The job-monitoring health answer; anonymous callers learn no hosts, paths or error text."""
+    from headrace.api.services import sites
+
+    ok = health.check_metadata_db().status == health.OK
+    site_health = sites.sites_health(authenticated=authenticated) if check_sites else {}
+    answer: dict[str, Any] = {
+        "status": "ok" if ok else "degraded",
+        "service": "job-monitoring",
+        "version": __version__,
+        "sites": site_health
+        if authenticated
+        else {name: {"status": site["status"]} for name, site in site_health.items()},
+    }
+    if authenticated:
+        answer["database"] = "connected" if ok else "disconnected"
+    return answer

@@ -258,7 +258,7 @@ def _forget_health() -> None:
         _health["at"] = None
 
 
-def _check(site: Site, sites: SiteRegistry, timeout: float) -> dict[str, Any]:
+def _check(site: Site, timeout: float) -> dict[str, Any]:
     entry: dict[str, Any] = {"status": "ok", "endpoint": site.endpoint}
     try:
         # Anonymous: the public answer says whether the site is up, and the key stays at home.
@@ -272,8 +272,7 @@ def _check(site: Site, sites: SiteRegistry, timeout: float) -> dict[str, Any]:
 
 def _all_health() -> dict[str, dict[str, Any]]:
     with _health_lock:  # one refresh at a time; concurrent callers wait for it and share it
-        sites = registry()
-        targets = sites.list()
+        targets = registry().list()
         key = tuple((s.id, s.endpoint) for s in targets)  # a changed registry is checked anew
         at = _health["at"]
         if at is not None and key == _health["key"] and time.monotonic() - at < HEALTH_CACHE_SECONDS:
@@ -282,9 +281,7 @@ def _all_health() -> dict[str, dict[str, Any]]:
         results: dict[str, dict[str, Any]] = {}
         if targets:
             with ThreadPoolExecutor(max_workers=min(_MAX_WORKERS, len(targets))) as pool:
-                for site, entry in zip(
-                    targets, pool.map(lambda s: _check(s, sites, timeout), targets), strict=True
-                ):
+                for site, entry in zip(targets, pool.map(lambda s: _check(s, timeout), targets), strict=True):
                     results[site.id] = entry
         _health.update(at=time.monotonic(), key=key, sites=results)
         return results
