@@ -12,6 +12,14 @@ STAMP := $(VENV)/.installed
 # appear only after a reinstall, which `make test` does first.
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Headrace needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
+	@# The MySQL provider's mysqlclient compiles against MariaDB's client library (Debian: libmariadb-dev).
+	@pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null || { \
+		command -v apt-get >/dev/null || { echo "Headrace needs libmariadb-dev (or libmysqlclient-dev) and pkg-config"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmariadb-dev pkg-config; }
+	@# The browser tests (tests/e2e/test_ui.py) drive headless Chromium (Debian: chromium, chromium-driver).
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		command -v apt-get >/dev/null || { echo "Headrace's browser tests need chromium and chromedriver"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install --python $(VENV)/bin/python -c constraints.txt \

@@ -39,6 +39,8 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
         "AIRFLOW__API_AUTH__JWT_SECRET": "headrace-test-jwt-secret-" + "x" * 40,
         "AIRFLOW__API__SECRET_KEY": "headrace-test-secret-key",
+        # Connection passwords and webhook secrets are encrypted, as in a deployment.
+        "AIRFLOW__CORE__FERNET_KEY": "bm90LWEtcmVhbC1rZXktanVzdC1mb3ItdGVzdHMtMDE=",
         "AIRFLOW__HEADRACE__STORAGE_ROOT": str(_HOME / "storage"),
         # Tests write workflow definitions; never into the repository's dags/workflows.
         "AIRFLOW__HEADRACE__WORKFLOWS_FOLDER": str(_HOME / "workflows"),

@@ -1,3 +1,3 @@
 """Headrace: a self-service data platform for Apache Airflow."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

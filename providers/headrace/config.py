@@ -194,9 +194,21 @@ def alert_cpu_percent() -> float:
     return conf.getfloat(SECTION, "alert_cpu_percent")
 
 
-# --- operations options (issue 13) ---
+def request_stats_recent() -> int:
+    """How many of the newest response times ``/monitoring`` reports (``recentResponseTimes``)."""
+    return min(10_000, max(1, conf.getint(SECTION, "request_stats_recent")))
 
-# --- data options (issue 14) ---
+
+def observability_max_buckets() -> int:
+    return max(1, conf.getint(SECTION, "observability_max_buckets"))
+
+
+def data_sources_aws_conn_id() -> str:
+    return _get("data_sources_aws_conn_id") or "aws_default"
+
+
+def nl_query_explain_timeout() -> float:
+    return max(0.1, conf.getfloat(SECTION, "nl_query_explain_timeout"))
 
 
 def llm_endpoint() -> str:

@@ -305,8 +305,40 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "90",
         "version_added": "0.3.0",
     },
-    # --- operations options (issue 13) ---
-    # --- data options (issue 14) ---
+    "request_stats_recent": {
+        "description": "How many of the newest REST API response times ``GET /monitoring/metrics`` "
+        "reports as ``recentResponseTimes``. Request statistics are kept in the metadata database, so "
+        "every api-server worker reports the same figures.",
+        "type": "integer",
+        "example": "500",
+        "default": "100",
+        "version_added": "0.4.0",
+    },
+    "observability_max_buckets": {
+        "description": "Most time buckets one ``GET /observability/metrics`` answer may have "
+        "((end - start) / step); a request for more is a 400 naming ``step``.",
+        "type": "integer",
+        "example": "2000",
+        "default": "1000",
+        "version_added": "0.4.0",
+    },
+    "data_sources_aws_conn_id": {
+        "description": "Airflow connection (type ``aws``) through which data sources resolve credentials "
+        "given as ``secret_provider: aws_secrets_manager``.",
+        "type": "string",
+        "example": "aws_secrets",
+        "default": "aws_default",
+        "version_added": "0.4.0",
+    },
+    "nl_query_explain_timeout": {
+        "description": "Seconds the source's ``EXPLAIN ANALYZE`` of a generated query may take for "
+        "``POST /nl-query``'s estimates (run in a read-only transaction, then rolled back); a slower "
+        "query answers the timeout as a lower bound.",
+        "type": "float",
+        "example": "10",
+        "default": "5",
+        "version_added": "0.4.0",
+    },
     "llm_endpoint": {
         "description": "Base URL of an OpenAI-compatible chat-completions API (``<url>/chat/completions``) "
         "used by natural-language queries and pipeline generation; empty: the built-in engine only.",

@@ -198,6 +198,8 @@ def test_every_path_parameter_carries_the_pattern_the_server_checks(client, admi
         "job_id",
         "key_id",
         "webhook_id",
+        "agent_id",
+        "source_id",
     }
     for name in ("name", "catalog", "schema", "table"):
         assert by_name[name] == {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests import llm_fake
 from tests.conftest import BASE, airflow_cli
 
 ORDERS = "Ingest s3://raw/orders/*.csv into pipes_lake.sales.orders every hour, then check order_id is unique"
@@ -223,3 +225,56 @@ def test_deploy_fixes_connection_ids(client, admin_headers, definitions_folder: 
     written = yaml.safe_load((definitions_folder / f"{pipeline_id}.yaml").read_text())
     arguments = written["steps"][0]["arguments"]
     assert (arguments["source_conn_id"], arguments["destination_conn_id"]) == ("pg_invoices", "my_invoices")
+
+
+# ------------------------------------------------------------------------------- with an LLM backend
+fake_llm = llm_fake.fake_llm
+
+LLM_DEFINITION = {
+    "id": "nightly_orders_report",
+    "schedule": "@daily",
+    "steps": [{"id": "report", "kind": "bash", "bash_command": "echo report"}],
+}
+
+
+def test_generate_uses_the_llm_definition_once_it_passes_the_checks(generate, fake_llm) -> None:
+    fake_llm.answer = json.dumps(
+        {"name": "Nightly orders report", "description": "A report", "warnings": ["no recipients given"],
+         "definition": LLM_DEFINITION}
+    )  # fmt: skip
+    response = generate("Every night, write the orders report")
+
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["name"] == "Nightly orders report"
+    assert body["dag_definition"]["steps"] == LLM_DEFINITION["steps"]
+    assert body["validation"] == {"status": "passed_with_warnings", "warnings": ["no recipients given"]}
+    (call,) = fake_llm.seen
+    assert call["path"] == "/v1/chat/completions" and call["auth"] == "Bearer sk-test-key-123"
+    assert "Every night, write the orders report" in json.dumps(call["body"]["messages"])
+    assert "pipes_lake" in call["body"]["messages"][0]["content"]  # the catalogs it may name
+
+
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        ("I cannot help with that", "not a JSON object"),
+        (json.dumps({"definition": {"id": "x", "steps": []}}), "invalid (steps)"),
+        (json.dumps({"definition": {**LLM_DEFINITION, "schedule": "whenever"}}), "invalid (schedule)"),
+    ],
+)
+def test_an_unusable_llm_answer_falls_back_to_the_grammar(generate, fake_llm, answer, reason) -> None:
+    fake_llm.answer = answer
+    body = generate(ORDERS).json
+
+    assert [step["kind"] for step in body["dag_definition"]["steps"]] == ["ingest", "check"]  # the grammar's
+    first = body["validation"]["warnings"][0]
+    assert first.startswith("LLM not used:") and reason in first, first
+
+
+def test_an_llm_timeout_falls_back_to_the_grammar(generate, fake_llm) -> None:
+    fake_llm.answer, fake_llm.delay = json.dumps({"definition": LLM_DEFINITION}), 3.0
+    body = generate(ORDERS).json
+
+    assert [step["kind"] for step in body["dag_definition"]["steps"]] == ["ingest", "check"]
+    assert "no answer within 1 s" in body["validation"]["warnings"][0]

@@ -59,6 +59,41 @@ class AirflowCluster:
         return response.json()["access_token"]
 
 
+# A two-task workflow (the second after the first): one DagRun with two task instances.
+TWO_STEPS = """\
+id: {id}
+schedule: null
+steps:
+  - {{id: first, kind: bash, bash_command: "sleep 1"}}
+  - {{id: second, kind: bash, bash_command: "echo done", depends_on: [first]}}
+"""
+
+
+def run_two_step_workflow(cluster: AirflowCluster, headers: dict[str, str], prefix: str) -> str:
+    """Write :data:`TWO_STEPS` as a new definition, deploy it, wait until Airflow has it unpaused and
+    run it to completion through the pipelines API; its DAG id."""
+    dag_id = f"{prefix}_{uuid.uuid4().hex[:6]}"
+    folder = cluster.home / "workflows"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{dag_id}.yaml").write_text(TWO_STEPS.format(id=dag_id))
+    deployed = requests.post(f"{cluster.api}/pipelines/{dag_id}:deploy", headers=headers, json={}, timeout=60)
+    assert deployed.status_code == 200, deployed.text
+    deadline = time.monotonic() + 60
+    while (
+        dag := requests.get(f"{cluster.url}/api/v2/dags/{dag_id}", headers=headers, timeout=30)
+    ).status_code != 200 or dag.json()["is_paused"]:
+        assert time.monotonic() < deadline, f"Airflow never loaded {dag_id}: {dag.text}"
+        time.sleep(0.5)
+    run = requests.post(
+        f"{cluster.api}/pipelines/{dag_id}:run",
+        headers=headers,
+        json={"async": False, "wait_seconds": 120},
+        timeout=180,
+    )
+    assert run.status_code == 202 and run.json()["status"] == "completed", run.text
+    return dag_id
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-pytestmark = pytest.mark.e2e
+from tests.e2e.cluster import run_two_step_workflow
 
-TWO_STEPS = """\
-id: {id}
-schedule: null
-steps:
-  - {{id: first, kind: bash, bash_command: "sleep 1"}}
-  - {{id: second, kind: bash, bash_command: "echo done", depends_on: [first]}}
-"""
+pytestmark = pytest.mark.e2e
 
 
 def _tracked(url: str, dag_id: str) -> dict[str, dict]:
@@ -36,25 +29,7 @@ def _tracked(url: str, dag_id: str) -> dict[str, dict]:
 def test_a_workflow_run_is_a_job_and_its_tasks_are_subjobs(airflow_cluster):
     cluster = airflow_cluster
     headers = {"Authorization": f"Bearer {cluster.airflow_token('admin')}"}
-    dag_id = f"tracked_{uuid.uuid4().hex[:6]}"
-    folder = cluster.home / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{dag_id}.yaml").write_text(TWO_STEPS.format(id=dag_id))
-    deployed = requests.post(f"{cluster.api}/pipelines/{dag_id}:deploy", headers=headers, json={}, timeout=60)
-    assert deployed.status_code == 200, deployed.text
-    deadline = time.monotonic() + 60
-    while (
-        dag := requests.get(f"{cluster.url}/api/v2/dags/{dag_id}", headers=headers, timeout=30)
-    ).status_code != 200 or dag.json()["is_paused"]:
-        assert time.monotonic() < deadline, f"Airflow never loaded {dag_id}: {dag.text}"
-        time.sleep(0.5)
-    run = requests.post(
-        f"{cluster.api}/pipelines/{dag_id}:run",
-        headers=headers,
-        json={"async": False, "wait_seconds": 120},
-        timeout=180,
-    )
-    assert run.status_code == 202 and run.json()["status"] == "completed", run.text
+    dag_id = run_two_step_workflow(cluster, headers, "tracked")
     finished = time.monotonic()
 
     # The run's job is published by the scheduler's listener; the tasks by the api-server's tracker

@@ -42,6 +42,11 @@ JSON_ROUTES = [
     ("POST", "/job-monitoring/v1/sites"),
     ("POST", "/job-monitoring/v1/ingest/events"),
     ("POST", "/job-monitoring/v1/ingest/events:batch"),
+    ("POST", "/data-sources"),
+    ("POST", "/connectors-ai/configure"),
+    ("POST", "/data/profile"),
+    ("POST", "/nl-query"),
+    ("POST", "/storage/recommend"),
 ]
 _IDS = [f"{method} {path}" for method, path in JSON_ROUTES]
 DEEP_PARAMS = "request_handling_deep_params"

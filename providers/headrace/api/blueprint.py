@@ -50,6 +50,10 @@ def create_blueprint() -> Blueprint:
 
     # The session that authentication and idempotency share ends with the request (api/sessions.py).
     blueprint.teardown_app_request(sessions.close)
+    # Request statistics of every route, shared by all api-server workers (GET /monitoring/metrics).
+    from headrace.api.services import operations
+
+    operations.record_requests(blueprint, BASE_PATHS)
 
     @blueprint.errorhandler(Exception)
     def handle_error(exc: Exception) -> ResponseReturnValue:

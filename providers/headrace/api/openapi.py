@@ -113,8 +113,17 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "webhook_id": PathParameter(
         lambda: WEBHOOK_ID_PATTERN, 36, "The webhook's id, a UUID; another id names nothing (404)."
     ),
-    # --- agent_id (issue 13) ---
-    # --- source_id (issue 14) ---
+    "agent_id": PathParameter(
+        lambda: r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$",  # datamodels.agents.AGENT_ID_PATTERN (a test checks)
+        520,
+        "`<component>@<hostname>` (scheduler, triggerer, dag-processor, api-server, worker) or a binary-job "
+        "executor's id, as `GET /agents` lists them; another id is a 404 `AGENT_NOT_FOUND`.",
+    ),
+    "source_id": PathParameter(
+        lambda: r"^[A-Za-z0-9_][A-Za-z0-9_.\-#!():/\\]{0,249}$",
+        250,
+        "The data source's Airflow connection id; another id names nothing (404).",
+    ),
 }
 # Where one name means another thing in one namespace: the binary queue's jobs are UUIDs.
 NAMESPACE_PATH_PARAMETERS: dict[tuple[Namespace, str], PathParameter] = {

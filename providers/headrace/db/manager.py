@@ -21,4 +21,9 @@ class HeadraceDBManager(BaseDBManager):
     migration_dir = (_HERE / "migrations").as_posix()
     alembic_file = (_HERE / "alembic.ini").as_posix()
     supports_table_dropping = True
-    revision_heads_map = {"0.1.0": "b2c4d6e8f0a1", "0.2.0": "d4e6f8a0b2c3", "0.3.0": "e5f7a9b1c3d4"}
+    revision_heads_map = {
+        "0.1.0": "b2c4d6e8f0a1",
+        "0.2.0": "d4e6f8a0b2c3",
+        "0.3.0": "e5f7a9b1c3d4",
+        "0.4.0": "f6a8b0c2d4e5",
+    }

@@ -321,3 +321,32 @@ class EventCursor(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[str] = mapped_column(String(250), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class RequestStat(Base):
+    """Request statistics of the REST API (issue 13), one row per route, method, status and latency bucket.
+
+    Kept in the metadata database so that every api-server worker counts into, and reports, the same
+    figures; a request adds one to its row (one upsert).
+    """
+
+    __tablename__ = "headrace_request_stat"
+
+    route: Mapped[str] = mapped_column(String(300), primary_key=True)  # e.g. /api/v1/jobs/{job_id}
+    method: Mapped[str] = mapped_column(String(10), primary_key=True)
+    status_code: Mapped[int] = mapped_column(Integer, primary_key=True)
+    le_ms: Mapped[int] = mapped_column(Integer, primary_key=True)  # latency bucket's upper bound; -1: +Inf
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    duration_ms_sum: Mapped[float] = mapped_column(Float, nullable=False)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class RequestSample(Base):
+    """The latest requests' response times (``recentResponseTimes``), trimmed to the newest few."""
+
+    __tablename__ = "headrace_request_sample"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    duration_ms: Mapped[float] = mapped_column(Float, nullable=False)

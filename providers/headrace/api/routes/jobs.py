@@ -1,15 +1,13 @@
 """Job-queue API (job-queue-api): binary jobs queued in Headrace's tables, claimed by executors.
 
 Routes only translate: bodies and answers here, the rules in :mod:`headrace.jobs`, the glue in
-:mod:`headrace.api.services.jobs`. ``GET /metrics`` answers Prometheus text when asked for it.
+:mod:`headrace.api.services.jobs`. Its Prometheus metrics are part of
+``GET /metrics`` (:mod:`headrace.api.routes.operations`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from airflow.api_fastapi.auth.managers.models.resource_details import AccessView, DagAccessEntity
-from flask import Response, jsonify, request
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 
 from headrace import config
 from headrace.api.datamodels.jobs import (
@@ -34,7 +32,7 @@ from headrace.api.datamodels.jobs import (
 )
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
-from headrace.api.security import ADMIN, Principal, Scope, dag, view
+from headrace.api.security import ADMIN, Principal, Scope, dag
 from headrace.api.services import jobs as service
 from headrace.jobs import Executor, Job, JobSubmission, render_time
 from headrace.jobs.validation import BulkSubmission, problems
@@ -45,7 +43,6 @@ _SUBMIT = dag("POST", Scope.WRITE, DagAccessEntity.RUN)
 _CANCEL = dag("PUT", Scope.WRITE, DagAccessEntity.RUN)
 # An executor runs work the way a worker runs task instances: it may update them.
 _EXECUTOR = dag("PUT", Scope.EXECUTOR, DagAccessEntity.TASK_INSTANCE)
-_METRICS = view(AccessView.CLUSTER_ACTIVITY, Scope.READ)
 
 
 def _summary(job: Job) -> JobSummary:
@@ -333,17 +330,3 @@ def executors():
         )
         for e in service.queue().executors()
     ]
-
-
-@endpoint("/metrics", "GET", Namespace.METRICS, summary="Metrics", permission=_METRICS)
-def metrics():
-    """Prometheus text (``text/plain``) or OpenMetrics when the ``Accept`` header asks for either:
-    jobs by status and priority, claims, completions, failures, rescues, job durations and active
-    executors, counted in the database (every api-server worker reports the same). Otherwise JSON
-    with the same job-queue figures."""
-    accept = request.headers.get("Accept", "")
-    if "openmetrics" in accept or "text/plain" in accept:
-        body, content_type = service.prometheus("openmetrics" in accept)
-        return Response(body, content_type=content_type)
-    result = service.queue().stats()
-    return jsonify({"job_metrics": asdict(result)})

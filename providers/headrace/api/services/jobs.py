@@ -113,16 +113,3 @@ def _rescue_quietly(jobs: JobQueue) -> None:
         jobs.rescue()
     except Exception:  # the database may be away for a moment; the next round retries
         log.warning("Rescue of lost binary jobs failed", exc_info=True)
-
-
-def prometheus(openmetrics: bool) -> tuple[bytes, str]:
-    """The queue's metrics in Prometheus text or OpenMetrics exposition."""
-    from headrace.jobs.metrics import exposition
-
-    jobs = queue()
-    return exposition(
-        jobs.engine,
-        heartbeat_timeout=jobs.settings.heartbeat_timeout,
-        now=jobs.clock(),
-        openmetrics=openmetrics,
-    )

@@ -30,11 +30,14 @@ from headrace.api.datamodels.pipelines import (
     Validation,
 )
 from headrace.api.errors import ApiError, Conflict, NotFound, RequestValidationError
-from headrace.api.services import workflow_runs
+from headrace.api.services import nl_query, workflow_runs
 from headrace.api.services.definitions import ReadableDagIds, checked_plan, stored_plan
 from headrace.api.services.lakehouse import lakehouse
-from headrace.workflows.drafting import DraftError, Vocabulary, default_vocabulary, draft
+from headrace.nlq.llm import LlmError
+from headrace.workflows.drafting import Draft, DraftError, Vocabulary, default_vocabulary, draft
+from headrace.workflows.drafting.llm import draft_with_llm
 from headrace.workflows.model import param_problems
+from headrace.workflows.plan import DagPlan
 from headrace.workflows.render import render
 from headrace.workflows.repository import ReadOnlyDefinition, WorkflowRepository
 
@@ -62,16 +65,28 @@ def vocabulary() -> Vocabulary:
 
 
 def generate(request: GenerateRequest) -> GeneratedPipeline:
-    try:
-        drafted = draft(request.description, vocabulary(), project=request.project_id)
-    except DraftError as exc:
-        raise RequestValidationError.for_field("description", str(exc)) from None
+    """Drafted by the configured LLM when there is one and its definition passes every check, by the
+    built-in grammar otherwise (the LLM's failure is then the first warning)."""
+    known = vocabulary()
     repo = WorkflowRepository()
-    data = dict(drafted.definition)
-    data["id"] = _free_id(repo, data["id"])
-    data["created_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
-    plan = checked_plan(data, f"pipeline {data['id']}", build=request.options.validate_)
-    warnings = list(drafted.warnings)
+    drafted, data, plan, fallback = None, {}, None, None
+    settings = nl_query.llm_settings()
+    if settings is not None:
+        try:
+            drafted = draft_with_llm(settings, request.description, known, project=request.project_id)
+            data, plan = _checked(repo, drafted, request)
+        except (LlmError, DraftError) as exc:
+            drafted, fallback = None, f"LLM not used: {exc}"
+        except RequestValidationError as exc:
+            problems = ", ".join(sorted({d["field"] for d in exc.details or []})) or exc.message
+            drafted, fallback = None, f"LLM not used: its definition did not pass the checks ({problems})"
+    if drafted is None:
+        try:
+            drafted = draft(request.description, known, project=request.project_id)
+        except DraftError as exc:
+            raise RequestValidationError.for_field("description", str(exc)) from None
+        data, plan = _checked(repo, drafted, request)
+    warnings = ([fallback] if fallback else []) + list(drafted.warnings)
     if request.options.optimize:
         warnings.append("options.optimize: no effect, a generated definition has nothing to optimise")
     repo.write(data, draft=True)
@@ -84,6 +99,16 @@ def generate(request: GenerateRequest) -> GeneratedPipeline:
         dag_definition=data,
         validation=Validation(status=status, warnings=warnings),
     )
+
+
+def _checked(
+    repo: WorkflowRepository, drafted: Draft, request: GenerateRequest
+) -> tuple[dict[str, Any], DagPlan]:
+    """The draft's definition under a free id, and its plan (a 400 naming every problem otherwise)."""
+    data = dict(drafted.definition)
+    data["id"] = _free_id(repo, data["id"])
+    data["created_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+    return data, checked_plan(data, f"pipeline {data['id']}", build=request.options.validate_)
 
 
 def _free_id(repo: WorkflowRepository, wanted: str) -> str:

@@ -104,6 +104,14 @@ def is_closed(item: Any) -> bool:
     return item is _CLOSED
 
 
+def drain(subscriber: Subscriber) -> list[Any]:
+    """Every item already queued for ``subscriber``, without waiting."""
+    items = []
+    while not subscriber.queue.empty():
+        items.append(subscriber.queue.get_nowait())
+    return items
+
+
 async def next_item(subscriber: Subscriber, timeout: float) -> Any:
     """The subscriber's next item, None after ``timeout`` (time for a heartbeat), ``_CLOSED`` if dropped."""
     if subscriber.dropped and subscriber.queue.empty():

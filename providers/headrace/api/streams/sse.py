@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -77,10 +78,20 @@ def _event_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
+# Every client of the process gets the same bytes for one event: encoded once, for the newest ones.
+_FRAMES: OrderedDict[int, bytes] = OrderedDict()
+_FRAMES_KEPT = 4096
+
+
 def frame(event: Any) -> bytes:
     """One SSE message: the log id, then the event's JSON on one ``data:`` line."""
-    data = json.dumps(event.to_stream(), separators=(",", ":"), ensure_ascii=False, default=str)
-    return f"id: {event.id}\ndata: {data}\n\n".encode()
+    encoded = _FRAMES.get(event.id)
+    if encoded is None:
+        data = json.dumps(event.to_stream(), separators=(",", ":"), ensure_ascii=False, default=str)
+        encoded = _FRAMES[event.id] = f"id: {event.id}\ndata: {data}\n\n".encode()
+        if len(_FRAMES) > _FRAMES_KEPT:
+            _FRAMES.popitem(last=False)
+    return encoded
 
 
 async def serve(scope: dict, receive: Any, send: Any) -> None:
@@ -166,11 +177,14 @@ async def _stream(
             if disconnected in done:
                 break
             if pending in done:
-                item, pending = pending.result(), None
-                if fanout.is_closed(item):
+                # What one poll published arrives together: it goes out in one write, not one per event.
+                items, pending = [pending.result(), *fanout.drain(subscriber)], None
+                closed = any(fanout.is_closed(item) for item in items)
+                frames = [frame(i) for i in items if not fanout.is_closed(i) and i.id not in sent]
+                if frames:
+                    await _body(send, b"".join(frames))
+                if closed:
                     break
-                if item.id not in sent:
-                    await _body(send, frame(item))
             elif subscriber.dropped:
                 break
             else:
