@@ -25,15 +25,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pyarrow as pa
-import pyarrow.dataset as ds
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from sqlglot import exp
 
 from headrace.lakehouse.errors import LakehouseError
-from headrace.lakehouse.sql import DIALECT, QueryError, TableNotFound, TableRef, parse_table_name, run_sql
+from headrace.lakehouse.sql.model import DIALECT, QueryError, TableNotFound, TableRef, parse_table_name
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models validate without these (a DAG-parsing process imports only the models)
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
     from headrace.lakehouse.service import Lakehouse
 
 # Where a task whose checks failed leaves its CheckReport (XCom), for the workflow runs API.
@@ -198,6 +198,8 @@ class _Context:
 
     def column(self, name: str, where: str) -> str:
         """``name`` quoted for DuckDB; CheckError naming it when the table has no such column."""
+        from sqlglot import exp
+
         if name not in self.schema.names:
             raise CheckError(
                 f"{where}: column '{name}' is not a column of {self.ref} "
@@ -207,6 +209,10 @@ class _Context:
         return exp.to_identifier(name, quoted=True).sql(dialect=DIALECT)
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        import pyarrow.dataset as ds
+
+        from headrace.lakehouse.sql.execution import run_sql
+
         # A dataset goes in as a stream: DuckDB pushes no filter into it, and pyarrow cannot apply
         # some (a string filter on files of a table whose other files hold string_view columns).
         data = self.data.scanner().to_reader() if isinstance(self.data, ds.Dataset) else self.data
@@ -295,6 +301,8 @@ def _accepted_values(context: _Context, check: AcceptedValues, where: str) -> Ch
 
 
 def _freshness(context: _Context, check: Freshness, where: str, now: datetime) -> CheckResult:
+    import pyarrow as pa
+
     column = context.column(check.column, f"{where}.column")
     kind = context.schema.field(check.column).type
     if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):

@@ -14,12 +14,30 @@ from headrace.workflows.source import FieldPath
 HEADRACE_TAG = "headrace-workflow"
 
 
-def dag_arguments(plan: DagPlan) -> dict[str, Any]:
-    """``DAG(...)`` keyword arguments of a plan, the schedule and defaults resolved to Python objects."""
+def configured_defaults() -> dict[str, Any]:
+    """The ``DAG(...)`` arguments Airflow's configuration gives a DAG that does not set them.
+
+    The DAG reads each of them from its configuration on every construction (a fifth of building a
+    small DAG); the loader reads them once per load and passes them, which builds the same DAGs.
+    """
+    from airflow.sdk.configuration import conf
+
+    return {
+        "max_active_tasks": conf.getint("core", "max_active_tasks_per_dag"),
+        "max_active_runs": conf.getint("core", "max_active_runs_per_dag"),
+        "max_consecutive_failed_dag_runs": conf.getint("core", "max_consecutive_failed_dag_runs_per_dag"),
+        "disable_bundle_versioning": conf.getboolean("dag_processor", "disable_bundle_versioning"),
+    }
+
+
+def dag_arguments(plan: DagPlan, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``DAG(...)`` keyword arguments of a plan, the schedule and defaults resolved to Python objects;
+    ``defaults`` (:func:`configured_defaults`) are given for what the definition does not set."""
     definition = plan.definition
     default_args = dict(plan.default_args)
     default_args.update({k: timedelta(seconds=v) for k, v in plan.default_durations.items()})
     args: dict[str, Any] = {
+        **(defaults or {}),
         "dag_id": definition.id,
         "dag_display_name": definition.display_name,
         "description": definition.description,
@@ -70,12 +88,15 @@ def param_arguments(spec: Any) -> dict[str, Any]:
     return param
 
 
-def build_dag(plan: DagPlan) -> DAG:
-    """The DAG of ``plan``; an operator that refuses its arguments becomes a located problem."""
+def build_dag(plan: DagPlan, defaults: dict[str, Any] | None = None) -> DAG:
+    """The DAG of ``plan``; an operator that refuses its arguments becomes a located problem.
+
+    ``defaults``: :func:`configured_defaults`, read once by a caller that builds many DAGs.
+    """
     problems: list[tuple[FieldPath, str]] = []
     # Not auto-registered: the loader hands its DAGs to Airflow itself, and a dry run (validate, the
     # import-error file) must not define DAGs at all.
-    with DAG(**dag_arguments(plan), auto_register=False) as dag:
+    with DAG(**dag_arguments(plan, defaults), auto_register=False) as dag:
         groups: dict[tuple[str, ...], TaskGroup] = {}
         for path in plan.groups:
             groups[path] = TaskGroup(path[-1], parent_group=groups.get(path[:-1]))

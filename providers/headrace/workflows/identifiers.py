@@ -11,9 +11,10 @@ end one statement and start another.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
+if TYPE_CHECKING:  # sqlglot takes most of a second to import: only the filter and SQL helpers need it
+    from sqlglot import exp
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}$"
 IDENTIFIER_RULE = (
@@ -36,11 +37,15 @@ def identifier(value: Any, dialect: str | None = None) -> str:
     """
     if not is_identifier(value):
         raise ValueError(f"{value!r} is not an identifier: use {IDENTIFIER_RULE}")
+    from sqlglot import exp
+
     return ".".join(exp.to_identifier(part, quoted=True).sql(dialect=dialect) for part in value.split("."))
 
 
 def table(name: str) -> exp.Table:
     """``[catalog.][schema.]table`` as a sqlglot table; a part that is not a plain name gets quoted."""
+    from sqlglot import exp
+
     *prefix, last = name.split(".")
     catalog, db = [None, None, *prefix][-2:]
     return exp.table_(last, db=db, catalog=catalog)
@@ -48,6 +53,8 @@ def table(name: str) -> exp.Table:
 
 def select_all(name: str, dialect: str | None = None, *, quoted: bool | None = None) -> str:
     """``SELECT * FROM <name>`` built by sqlglot (never by formatting the name into text)."""
+    from sqlglot import exp
+
     source = table(name)
     if quoted:
         for part in source.parts:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from headrace.workflows.builder import build_dag
+from headrace.workflows.builder import build_dag, configured_defaults
 from headrace.workflows.plan import DagPlan, plan_file
 from headrace.workflows.source import SUFFIXES, DefinitionError, Problem
 
@@ -82,6 +82,7 @@ def load_folders(
     origin: dict[str, Path] = {}
     if templates_folder is None and folders:
         templates_folder = folders[0] / "templates"
+    defaults = configured_defaults() if build else None
     for path in (p for folder in folders for p in definition_files(folder)):
         try:
             plan = plan_file(path, templates_folder=templates_folder)
@@ -91,7 +92,7 @@ def load_folders(
                 where = first.name if first.parent == path.parent else str(first)
                 message = f"workflow id '{dag_id}' is already defined by {where}"
                 raise DefinitionError([Problem(str(path), None, "id", message)])
-            dag = build_dag(plan) if build else None
+            dag = build_dag(plan, defaults) if build else None
         except DefinitionError as exc:
             result.problems.extend(exc.problems)
             continue

@@ -16,22 +16,51 @@ together; the names below are the package's public API. Plain Python: no Flask, 
 
 from __future__ import annotations
 
-from headrace.lakehouse.sql.api import query_arrow, run_query
-from headrace.lakehouse.sql.execution import duckdb_message, run_sql
-from headrace.lakehouse.sql.guard import parse_read_only
-from headrace.lakehouse.sql.model import (
-    DIALECT,
-    ArrowData,
-    Column,
-    QueryError,
-    QueryResult,
-    Resolver,
-    TableNotFound,
-    TableRef,
-    parse_table_name,
-)
-from headrace.lakehouse.sql.references import PreparedQuery, prepare_query, table_references
-from headrace.lakehouse.sql.sandbox import QueryLimits
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headrace.lakehouse.sql.api import query_arrow, run_query
+    from headrace.lakehouse.sql.execution import duckdb_message, run_sql
+    from headrace.lakehouse.sql.guard import parse_read_only
+    from headrace.lakehouse.sql.model import (
+        DIALECT,
+        ArrowData,
+        Column,
+        QueryError,
+        QueryResult,
+        Resolver,
+        TableNotFound,
+        TableRef,
+        parse_table_name,
+    )
+    from headrace.lakehouse.sql.references import PreparedQuery, prepare_query, table_references
+    from headrace.lakehouse.sql.sandbox import QueryLimits
+
+# Imported on first use (PEP 562), so that ``headrace.lakehouse.sql.model`` (errors, table references)
+# can be imported without DuckDB, pyarrow and sqlglot: a DAG-parsing process needs only the models.
+_EXPORTS = {
+    **dict.fromkeys(("query_arrow", "run_query"), "api"),
+    **dict.fromkeys(("duckdb_message", "run_sql"), "execution"),
+    "parse_read_only": "guard",
+    **dict.fromkeys(
+        ["DIALECT", "ArrowData", "Column", "QueryError", "QueryResult", "Resolver", "TableNotFound"],
+        "model",
+    ),
+    **dict.fromkeys(("TableRef", "parse_table_name"), "model"),
+    **dict.fromkeys(("PreparedQuery", "prepare_query", "table_references"), "references"),
+    "QueryLimits": "sandbox",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:  # also how ``from headrace.lakehouse.sql import sandbox`` finds a submodule
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DIALECT",

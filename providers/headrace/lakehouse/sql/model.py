@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.dataset as ds
+from typing import TYPE_CHECKING, Any, Union
 
 from headrace.lakehouse.names import InvalidName, validate_name
 
+if TYPE_CHECKING:  # names only: the errors and references here are used where pyarrow is not imported
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
 DIALECT = "duckdb"
 
-ArrowData = pa.Table | ds.Dataset | pa.RecordBatchReader
+ArrowData = Union["pa.Table", "ds.Dataset", "pa.RecordBatchReader"]  # names: pyarrow is not imported
 Resolver = Callable[["TableRef"], ArrowData]
 
 
