@@ -14,13 +14,25 @@ from airflow.plugins_manager import AirflowPlugin
 from headrace.api.blueprint import create_blueprint
 from headrace.api.bridge import StreamingPluginBridge
 from headrace.listeners import dag_runs
+from headrace.ui import views as ui_views
 
 PLUGIN_NAME = "headrace"
 
 
 class HeadracePlugin(AirflowPlugin):
     name = PLUGIN_NAME
-    flask_blueprints = [create_blueprint()]
+    flask_blueprints = [create_blueprint(), ui_views.create_blueprint()]
+    # One "Headrace" entry in the Airflow navigation: the UI shows the pages at /plugin/headrace, in
+    # an iframe of the same origin, so they share its login cookie and theme (see ui/views.py).
+    external_views = [
+        {
+            "name": "Headrace",
+            "href": "/pluginsv2" + ui_views.URL_PREFIX + "/",
+            "url_route": "headrace",
+            "destination": "nav",
+            "nav_top_level": True,
+        }
+    ]
     # Streams request bodies (uploads) past Airflow's buffering /pluginsv2 mount; see api/bridge.py.
     fastapi_root_middlewares = [{"middleware": StreamingPluginBridge, "name": "headrace-streaming-bridge"}]
     # DagRuns -> job events, in the scheduler (and the api-server when a run is marked).

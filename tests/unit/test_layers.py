@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "providers" / "headrace"
 
-ADAPTERS = {"operators", "hooks", "sensors", "triggers", "api", "plugin", "cli", "listeners"}
+ADAPTERS = {"operators", "hooks", "sensors", "triggers", "api", "plugin", "ui", "cli", "listeners"}
 DOMAIN = {"ingestion", "workflows", "jobs", "events"}
 WEB = ("flask",)  # flask itself and its extensions (flask_appbuilder, flask_limiter, ...)
 
