@@ -265,3 +265,25 @@ def test_a_secret_in_aws_secrets_manager_is_resolved(
         client, admin_headers, kind, database, _name(), credentials={**reference, "secret_name": "nope"}
     )
     assert missing.status_code == 400 and "credentials.secret_name" in str(missing.json)
+
+
+def test_a_hook_that_cannot_build_an_engine_is_a_failed_test_and_a_502(
+    client, admin_headers, cleanup
+) -> None:
+    """Found by schemathesis: Athena's hook cannot open a source without a region (it was a 500)."""
+    body = {"name": _name(), "type": "athena", "connection": {"host": "0"}}
+    created = client.post(f"{BASE}/data-sources", headers=admin_headers, json=body)
+    assert created.status_code == 201, created.json
+    source_id = created.json["source_id"]
+    cleanup.append(source_id)
+    assert created.json["connection_test"]["status"] == "failed"
+    assert "athena hook cannot open" in created.json["connection_test"]["error"]
+
+    tested = client.post(f"{BASE}/data-sources/{source_id}/test", headers=admin_headers)
+    assert tested.status_code == 200 and tested.json["connection_test"]["status"] == "failed"
+    profile = client.post(
+        f"{BASE}/data/profile", headers=admin_headers, json={"source": source_id, "table": "t"}
+    )
+    preview = client.get(f"{BASE}/data/preview?source={source_id}&table=t", headers=admin_headers)
+    for answer in (profile, preview):
+        assert answer.status_code == 502 and answer.json["error"]["code"] == "DATA_SOURCE_ERROR", answer.json

@@ -81,14 +81,20 @@ def test_sql_source(
                 status="failed", host_reachable=False, authentication="not_tested", schema_accessible=False,
                 error=error,
             )  # fmt: skip
-    engine = engine_factory()
+    try:
+        engine = engine_factory()
+    except Exception as exc:  # the hook refused to build it: nothing was tried against the server
+        return outcome(
+            status="failed", host_reachable=bool(host and port), authentication="not_tested",
+            schema_accessible=False, error=redact(first_line(exc), secrets),
+        )  # fmt: skip
     try:
         try:
             connection = engine.connect()
         except sa.exc.SQLAlchemyError as exc:
             return outcome(
                 status="failed", host_reachable=True, authentication="failed", schema_accessible=False,
-                error=redact(_first_line(exc), secrets),
+                error=redact(first_line(exc), secrets),
             )  # fmt: skip
         with connection:
             try:
@@ -100,7 +106,7 @@ def test_sql_source(
             except sa.exc.SQLAlchemyError as exc:
                 return outcome(
                     status="failed", host_reachable=True, authentication="success", permissions=permissions,
-                    schema_accessible=False, error=redact(_first_line(exc), secrets),
+                    schema_accessible=False, error=redact(first_line(exc), secrets),
                 )  # fmt: skip
         return outcome(
             status="success", host_reachable=True, authentication="success", permissions=permissions,
@@ -110,6 +116,7 @@ def test_sql_source(
         engine.dispose()
 
 
-def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text (a driver's own error under SQLAlchemy's), else its type."""
     original = getattr(exc, "orig", None) or exc
     return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__

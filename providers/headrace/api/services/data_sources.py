@@ -301,7 +301,14 @@ def engine_of(conn: Connection) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if conn.conn_type in ("postgres", "mysql"):
         connect_args["connect_timeout"] = timeout_of(conn)
-    return hook.get_sqlalchemy_engine(engine_kwargs={"connect_args": connect_args, "poolclass": NullPool})
+    try:
+        return hook.get_sqlalchemy_engine(engine_kwargs={"connect_args": connect_args, "poolclass": NullPool})
+    except Exception as exc:  # the provider's hook cannot build it (a missing region, an unsaved id ...)
+        reason = checks.redact(checks.first_line(exc), [conn.password])
+        raise DataSourceError(
+            f"The {conn.conn_type} hook cannot open data source '{conn.conn_id}': {reason}",
+            details={"source_id": conn.conn_id},
+        ) from None
 
 
 def run_test(conn: Connection, *, with_schema_info: bool = False) -> checks.TestOutcome:
@@ -349,7 +356,7 @@ def sql_connection(source_id: str):
         try:
             connection = engine.connect()
         except sa.exc.SQLAlchemyError as exc:
-            reason = checks.redact(str(getattr(exc, "orig", exc)).strip().splitlines()[0], [conn.password])
+            reason = checks.redact(checks.first_line(exc), [conn.password])
             raise DataSourceError(
                 f"Data source '{source_id}' could not be reached: {reason}", details={"source_id": source_id}
             ) from None
