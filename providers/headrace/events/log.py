@@ -66,7 +66,7 @@ def _row(event: MonitoringEvent, source: str, now: datetime) -> dict[str, Any]:
 
 
 def _stored(id_: int, row: dict[str, Any]) -> StoredEvent:
-    return StoredEvent(id=id_, **{k: v for k, v in row.items() if k != "metadata"}, metadata=row["metadata"])
+    return StoredEvent(id=id_, **row)  # the row's keys are the event's fields
 
 
 def to_stored(row: Any) -> StoredEvent:
