@@ -19,16 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import pyarrow as pa
-
 from headrace.ingestion.files import ResolvedFile, resolve_files
-from headrace.ingestion.readers import (
-    DEFAULT_BATCH_ROWS,
-    BatchStream,
-    TypesContradicted,
-    open_batches,
-    source_filesystem,
-)
+from headrace.ingestion.readers import DEFAULT_BATCH_ROWS, BatchStream, open_batches, source_filesystem
 from headrace.ingestion.results import IngestionFailed, IngestionResult, ingestion_errors
 from headrace.ingestion.spec import JOB_ID, IngestionSpec
 from headrace.lakehouse.catalogs.base import FormatCatalog
@@ -155,15 +147,7 @@ def plan_load(
 
 
 class ArrowEngine:
-    """Reads every file with pyarrow (and fastavro) in this process, ``batch_rows`` rows at a time.
-
-    CSV and JSON are read once, with the types of their first block (:func:`open_batches` with
-    ``one_pass``). When a later value does not fit, the reader raises TypesContradicted; the staging
-    is thrown away (the table is untouched: nothing was committed) and the job runs again with that
-    file read once more with the widened types the error carries, or in two passes (whole-file
-    inference) when it carries none or widened too often (:class:`Retries`). Files that never
-    contradict are read once; a file whose 900,000th row widens a column about twice.
-    """
+    """Reads every file with pyarrow (and fastavro) in this process, ``batch_rows`` rows at a time."""
 
     name = "arrow"
 
@@ -186,28 +170,13 @@ class ArrowEngine:
             plan = plan_load(
                 spec, job_id=job_id, lakehouse=lakehouse, store=store, batch_rows=self.batch_rows
             )
-            retries = Retries()
-            while True:
-                if isinstance(plan, IngestionResult):
-                    return plan
-                streams = [
-                    self._stream(spec, file, store, s3, retries.way(file.uri)) for file in plan.to_load
-                ]
-                try:
-                    return stage_and_commit(plan.table, streams, plan.to_load, plan.skipped, plan.started)
-                except TypesContradicted as exc:
-                    retries.after(exc)
-                plan = plan_load(
-                    spec, job_id=job_id, lakehouse=lakehouse, store=store, batch_rows=self.batch_rows
-                )
+            if isinstance(plan, IngestionResult):
+                return plan
+            streams = [self._stream(spec, file, store, s3) for file in plan.to_load]
+            return stage_and_commit(plan.table, streams, plan.to_load, plan.skipped, plan.started)
 
     def _stream(
-        self,
-        spec: IngestionSpec,
-        file: ResolvedFile,
-        store: ObjectStore,
-        s3: S3Settings | None,
-        way: tuple[bool, pa.Schema | None] = (True, None),
+        self, spec: IngestionSpec, file: ResolvedFile, store: ObjectStore, s3: S3Settings | None
     ) -> Callable[[], BatchStream]:
         def open_stream() -> BatchStream:
             fs, path = source_filesystem(file, store, s3)
@@ -218,38 +187,9 @@ class ArrowEngine:
                 uri=file.uri,
                 csv=spec.source.file_format_properties,
                 batch_rows=self.batch_rows,
-                one_pass=way[0],
-                types=way[1],
             )
 
         return open_stream
-
-
-class Retries:
-    """How each file is read on the next attempt after a TypesContradicted: once more in one pass
-    with the widened types it carried (at most ``MAX_WIDENINGS`` times per file), else in two."""
-
-    MAX_WIDENINGS = 3
-
-    def __init__(self) -> None:
-        self.types: dict[str, pa.Schema] = {}
-        self.widenings: dict[str, int] = {}
-        self.two_pass: set[str] = set()
-
-    def way(self, uri: str) -> tuple[bool, pa.Schema | None]:
-        """``(one_pass, types)`` for open_batches."""
-        return (uri not in self.two_pass, self.types.get(uri))
-
-    def after(self, exc: TypesContradicted) -> None:
-        uri = exc.file
-        if uri is None or uri in self.two_pass:
-            raise exc  # cannot happen: two-pass readers never raise it
-        self.widenings[uri] = self.widenings.get(uri, 0) + 1
-        if exc.types is None or self.widenings[uri] > self.MAX_WIDENINGS:
-            self.two_pass.add(uri)
-            self.types.pop(uri, None)
-        else:
-            self.types[uri] = exc.types
 
 
 def run_ingestion(
