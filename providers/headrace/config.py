@@ -225,3 +225,16 @@ def llm_conn_id() -> str:
 
 def llm_timeout() -> float:
     return max(0.1, conf.getfloat(SECTION, "llm_timeout"))
+
+
+# --- query options (begin)
+# --- query options (end)
+
+# --- upload options (begin)
+# --- upload options (end)
+
+# --- ingestion options (begin)
+# --- ingestion options (end)
+
+# --- ui options (begin)
+# --- ui options (end)

@@ -368,6 +368,14 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "20",
         "version_added": "0.4.0",
     },
+    # --- query options (begin)
+    # --- query options (end)
+    # --- upload options (begin)
+    # --- upload options (end)
+    # --- ingestion options (begin)
+    # --- ingestion options (end)
+    # --- ui options (begin)
+    # --- ui options (end)
 }
 
 

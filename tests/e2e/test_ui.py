@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,107 +21,16 @@ import pytest
 import requests
 
 from headrace.lakehouse.service import Lakehouse, LakehouseSettings
+from headrace.ui import views as ui_views
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+
+from tests.e2e.ui_browser import click, go, login, open_headrace, severe, shot, text
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-HEADRACE_NAV = "a[href$='/plugin/headrace']"  # the entry in Airflow's navigation
-WAIT = 60  # seconds; the machine is shared, so generous, and never asserted on
 ORDERS = pa.table({"order_id": pa.array([1, 2, 3, 4], pa.int64()), "city": ["Lyon", "Graz", "Oslo", "Porto"]})
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def _severe(driver) -> list[str]:
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-
-
-def _login(driver, cluster, username: str) -> None:
-    """Through Airflow's own login form, then until its navigation shows the Headrace entry."""
-    driver.delete_all_cookies()
-    driver.get(f"{cluster.url}/auth/login")
-    wait = WebDriverWait(driver, WAIT)
-    wait.until(ec.visibility_of_element_located((By.NAME, "username"))).send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(cluster.passwords[username])
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, HEADRACE_NAV)))
-    driver.get_log("browser")  # what the login page logged before there was a session is not ours
-
-
-def _open_headrace(driver) -> WebDriverWait:
-    """Click "Headrace" in Airflow's navigation and work inside the page it embeds."""
-    wait = WebDriverWait(driver, WAIT)
-    driver.switch_to.default_content()
-    driver.find_element(By.CSS_SELECTOR, HEADRACE_NAV).click()
-    wait.until(ec.url_contains("/plugin/headrace"))
-    wait.until(ec.frame_to_be_available_and_switch_to_it((By.CSS_SELECTOR, "iframe[title='Headrace']")))
-    return wait
-
-
-def _go(driver, wait: WebDriverWait, nav: str) -> None:
-    """A page of the Headrace navigation (inside the iframe)."""
-    driver.find_element(By.CSS_SELECTOR, f"a[data-nav='{nav}']").click()
-    wait.until(
-        lambda d: (
-            d.find_element(By.CSS_SELECTOR, f"a[data-nav='{nav}']").get_attribute("aria-current") == "page"
-        )
-    )
-
-
-def _shot(driver, folder: Path, name: str) -> Path:
-    driver.switch_to.default_content()  # the whole Airflow page, with the embedded one
-    path = folder / f"{name}.png"
-    driver.save_screenshot(str(path))
-    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe[title='Headrace']"))
-    return path
-
-
-def _click(driver, css: str) -> None:
-    """Click, reading the element again if a redraw replaced it in between."""
-
-    def clicked(d) -> bool:
-        d.find_element(By.CSS_SELECTOR, css).click()
-        return True
-
-    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(clicked)
-
-
-def _text(driver, css: str) -> str:
-    """The element's text; the pages redraw their tables on every poll, so a stale element is read again."""
-    wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
-    return wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).text)
 
 
 def test_headrace_pages_in_the_airflow_ui(airflow_cluster, browser, tmp_path):
@@ -155,21 +63,21 @@ def test_headrace_pages_in_the_airflow_ui(airflow_cluster, browser, tmp_path):
         job_ids.append(submitted.json()["id"])
     console: list[str] = []
 
-    _login(driver, cluster, "admin")
-    wait = _open_headrace(driver)
+    login(driver, cluster, "admin")
+    wait = open_headrace(driver)
 
     # Overview: every component of GET /health, with its status.
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#health tr[data-component='scheduler']")))
-    assert "ok" in _text(driver, "#health tr[data-component='metadata_db']")
-    wait.until(lambda d: "active executors" in _text(d, "#queue"))
-    wait.until(lambda d: "rows ingested today" in _text(d, "#ingestion"))
-    overview_png = _shot(driver, tmp_path, "overview")
-    console += _severe(driver)
+    assert "ok" in text(driver, "#health tr[data-component='metadata_db']")
+    wait.until(lambda d: "active executors" in text(d, "#queue"))
+    wait.until(lambda d: "rows ingested today" in text(d, "#ingestion"))
+    overview_png = shot(driver, tmp_path, "overview")
+    console += severe(driver)
 
     # Lakehouse: the catalog made through the API, its schema and table; the table page.
-    _go(driver, wait, "lakehouse")
+    go(driver, wait, "lakehouse")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"details[data-catalog='{catalog}']")))
-    _shot(driver, tmp_path, "lakehouse")
+    shot(driver, tmp_path, "lakehouse")
     driver.find_element(By.CSS_SELECTOR, f"details[data-catalog='{catalog}'] summary").click()
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"details[data-catalog='{catalog}'] a"))).click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#columns tbody tr")) == 2)
@@ -177,14 +85,14 @@ def test_headrace_pages_in_the_airflow_ui(airflow_cluster, browser, tmp_path):
         "order_id",
         "city",
     ]
-    properties = _text(driver, "#table-properties")
+    properties = text(driver, "#table-properties")
     assert "iceberg" in properties.lower() and f"warehouse/{catalog}/sales/orders" in properties
     assert "Rows\n4" in properties
-    table_png = _shot(driver, tmp_path, "table")
-    console += _severe(driver)
+    table_png = shot(driver, tmp_path, "table")
+    console += severe(driver)
 
     # Upload two files at once through the page; both are listed and land in storage.
-    _go(driver, wait, "lakehouse")
+    go(driver, wait, "lakehouse")
     folder = f"ui-{suffix}"
     files = {"cities.csv": "id,city\n1,Lyon\n2,Graz\n", "events.json": '{"id": 1, "kind": "click"}\n'}
     for name, content in files.items():
@@ -198,44 +106,44 @@ def test_headrace_pages_in_the_airflow_ui(airflow_cluster, browser, tmp_path):
     )
     driver.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#uploaded tr.uploaded")) == 2)
-    listed = _text(driver, "#uploaded")
+    listed = text(driver, "#uploaded")
     for name, content in files.items():
         assert f"s3://landing/{folder}/{name}" in listed
         assert (home / "storage" / "landing" / folder / name).read_text() == content
     assert driver.find_element(By.ID, "upload-progress").get_attribute("value") == "100"
-    _shot(driver, tmp_path, "upload")
-    console += _severe(driver)
+    shot(driver, tmp_path, "upload")
+    console += severe(driver)
 
     # Job queue: the queued jobs, filtered by type; an operator may cancel one from the page.
-    _go(driver, wait, "jobs")
+    go(driver, wait, "jobs")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#filters[data-ready='true']")))
     driver.find_element(By.CSS_SELECTOR, "#filters input[name=type]").send_keys(job_type)
     driver.execute_script("document.getElementById('filters').dispatchEvent(new Event('change'))")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr[data-job]")) == 2)
-    _shot(driver, tmp_path, "jobs")
-    _click(driver, f"tr[data-job='{job_ids[0]}'] button.cancel")
-    wait.until(lambda d: "cancelled" in _text(d, f"tr[data-job='{job_ids[0]}']"))
+    shot(driver, tmp_path, "jobs")
+    click(driver, f"tr[data-job='{job_ids[0]}'] button.cancel")
+    wait.until(lambda d: "cancelled" in text(d, f"tr[data-job='{job_ids[0]}']"))
     answer = requests.get(f"{cluster.api}/jobs/{job_ids[0]}", headers=admin, timeout=30).json()
     assert answer["status"] == "cancelled"
-    console += _severe(driver)
+    console += severe(driver)
 
     # Pages of capabilities not built yet say so.
-    for nav in ("ingestion", "monitoring", "workflows"):
-        _go(driver, wait, nav)
-        assert "Not available yet" in _text(driver, "#not-available")
-        _shot(driver, tmp_path, nav)
-    console += _severe(driver)
+    for nav in ui_views.UNAVAILABLE:
+        go(driver, wait, nav)
+        assert "Not available yet" in text(driver, "#not-available")
+        shot(driver, tmp_path, nav)
+    console += severe(driver)
 
     # A phone-sized screen: the Overview fits its width.
     driver.set_window_size(390, 844)
-    _go(driver, wait, "overview")
+    go(driver, wait, "overview")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#health tr[data-component='scheduler']")))
     overflow = driver.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"the Overview is {overflow}px wider than a phone screen"
-    _shot(driver, tmp_path, "overview-phone")
-    console += _severe(driver)
+    shot(driver, tmp_path, "overview-phone")
+    console += severe(driver)
     driver.set_window_size(1280, 900)
 
     # Airflow's dark theme (its own setting, kept in localStorage) carries over to the pages.
@@ -246,29 +154,29 @@ def test_headrace_pages_in_the_airflow_ui(airflow_cluster, browser, tmp_path):
     wait.until(ec.frame_to_be_available_and_switch_to_it((By.CSS_SELECTOR, "iframe[title='Headrace']")))
     wait.until(lambda d: d.execute_script("return document.documentElement.dataset.theme") == "dark")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#health tr[data-component='scheduler']")))
-    _shot(driver, tmp_path, "overview-dark")
+    shot(driver, tmp_path, "overview-dark")
     driver.switch_to.default_content()
     driver.execute_script("localStorage.setItem('theme', 'light')")
-    console += _severe(driver)
+    console += severe(driver)
 
     # A viewer sees the queued job but no cancel button, and the API refuses the cancel anyway.
-    _login(driver, cluster, "vic")
-    wait = _open_headrace(driver)
-    _go(driver, wait, "jobs")
+    login(driver, cluster, "vic")
+    wait = open_headrace(driver)
+    go(driver, wait, "jobs")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#filters[data-ready='true']")))
     driver.find_element(By.CSS_SELECTOR, "#filters input[name=type]").send_keys(job_type)
     driver.execute_script("document.getElementById('filters').dispatchEvent(new Event('change'))")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"tr[data-job='{job_ids[1]}']")))
-    assert "pending" in _text(driver, f"tr[data-job='{job_ids[1]}']")
+    assert "pending" in text(driver, f"tr[data-job='{job_ids[1]}']")
     assert driver.find_elements(By.CSS_SELECTOR, "button.cancel") == []
     viewer = {"Authorization": f"Bearer {cluster.airflow_token('vic')}"}
     refused = requests.delete(f"{cluster.api}/jobs/{job_ids[1]}", headers=viewer, timeout=30)
     assert refused.status_code == 403, refused.text
-    _go(driver, wait, "lakehouse")
+    go(driver, wait, "lakehouse")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"details[data-catalog='{catalog}']")))
     assert driver.find_elements(By.CSS_SELECTOR, "#upload-form") == []
-    _shot(driver, tmp_path, "jobs-viewer")
-    console += _severe(driver)
+    shot(driver, tmp_path, "jobs-viewer")
+    console += severe(driver)
 
     assert console == [], "browser console errors:\n" + "\n".join(console)
     target = os.environ.get("HEADRACE_UI_SCREENSHOTS")

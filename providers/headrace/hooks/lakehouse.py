@@ -3,22 +3,29 @@
 Connection type ``headrace_lakehouse`` (form fields declared in ``get_provider_info``); every
 field is optional and falls back to the ``[headrace]`` configuration, so ``LakehouseHook()``
 without a connection opens the deployment's own lakehouse.
+
+The lakehouse core (pyiceberg, deltalake, pyarrow, DuckDB) is imported when a hook first opens it,
+not with this module: operators import the hook, and a DAG-parsing process that builds them must
+not pay for the data libraries on every parse.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from headrace import config
-from headrace.lakehouse.service import Lakehouse, LakehouseSettings
-from headrace.storage import s3_settings_from_connection
+
+if TYPE_CHECKING:
+    from headrace.lakehouse.service import Lakehouse, LakehouseSettings
 
 
 @functools.lru_cache(maxsize=16)
 def _lakehouse(settings: LakehouseSettings) -> Lakehouse:
+    from headrace.lakehouse.service import Lakehouse
+
     return Lakehouse(settings)
 
 
@@ -33,6 +40,9 @@ class LakehouseHook(BaseHook):
         self.lakehouse_conn_id = lakehouse_conn_id
 
     def get_settings(self) -> LakehouseSettings:
+        from headrace.lakehouse.service import LakehouseSettings
+        from headrace.storage import s3_settings_from_connection
+
         extra: dict[str, Any] = {}
         if self.lakehouse_conn_id:
             extra = self.get_connection(self.lakehouse_conn_id).extra_dejson

@@ -1,7 +1,9 @@
 """IngestionOperator: load files from object storage into a lakehouse table, in one commit.
 
 The same :class:`~headrace.ingestion.spec.IngestionSpec` as ``POST /ingestion/jobs``; the shipped
-``headrace_ingestion`` DAG runs one of these per job with the run conf as the spec.
+``headrace_ingestion`` DAG runs one of these per job with the run conf as the spec. The engine,
+readers and lakehouse core are imported when the task runs: a DAG-parsing process that builds the
+operator (every generated workflow DAG does) must not pay for pyarrow, pyiceberg and boto3 each parse.
 """
 
 from __future__ import annotations
@@ -14,15 +16,11 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from headrace import config
 from headrace.hooks.lakehouse import LakehouseHook
-from headrace.ingestion.engine import IngestionFailed, run_ingestion
-from headrace.ingestion.engines import engine_for
-from headrace.ingestion.results import ERROR_XCOM_KEY
 from headrace.ingestion.spec import IngestionSpec, parse_spec
 from headrace.operators.failures import fail_task
 from headrace.operators.job_ids import default_job_id
-from headrace.storage import get_store
 
-__all__ = ["ERROR_XCOM_KEY", "IngestionOperator"]
+__all__ = ["IngestionOperator"]
 
 
 class IngestionOperator(BaseOperator):
@@ -76,6 +74,11 @@ class IngestionOperator(BaseOperator):
         return spec
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from headrace.ingestion.engine import IngestionFailed, run_ingestion
+        from headrace.ingestion.engines import engine_for
+        from headrace.ingestion.results import ERROR_XCOM_KEY
+        from headrace.storage import get_store
+
         try:
             spec = self._spec()
             job_id = self.job_id or spec.job_id or default_job_id(context)

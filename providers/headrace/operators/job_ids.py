@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from headrace.lakehouse.tables import path_token
-
 MAX_JOB_ID = 200
 
 
 def default_job_id(context: Any) -> str:
     """``<run id>.<task id>[.<map index>]`` as a valid job id (unsafe characters replaced, hashed)."""
+    from headrace.lakehouse.tables import path_token  # with the table layer, when a task runs
+
     ti = context["ti"]
     parts = [context["run_id"], ti.task_id]
     if getattr(ti, "map_index", -1) >= 0:

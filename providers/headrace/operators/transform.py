@@ -2,7 +2,8 @@
 
 A thin adapter over :func:`headrace.ingestion.transform.run_transform` (the ``transform`` step of a
 workflow): one commit per run, recorded under a job id derived from the run, so rerunning a task of
-the same DAG run does not write twice.
+the same DAG run does not write twice. The engine and the lakehouse core are imported when the task
+runs, not with the module, so that a DAG-parsing process building this operator stays light.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from airflow.sdk import BaseOperator
 
 from headrace import config
 from headrace.hooks.lakehouse import LakehouseHook
-from headrace.ingestion.results import IngestionFailed
-from headrace.ingestion.transform import ERROR_XCOM_KEY, run_transform
 from headrace.lakehouse.sql import QueryError
 from headrace.operators.failures import fail_task
 from headrace.operators.job_ids import default_job_id
 
-__all__ = ["ERROR_XCOM_KEY", "SqlTransformOperator", "failure_message"]
+__all__ = ["SqlTransformOperator", "failure_message"]
 
 
 def failure_message(exc: Exception) -> str:
@@ -80,6 +79,9 @@ class SqlTransformOperator(BaseOperator):
         self.lakehouse_conn_id = lakehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from headrace.ingestion.results import IngestionFailed
+        from headrace.ingestion.transform import ERROR_XCOM_KEY, run_transform
+
         try:
             result = run_transform(
                 self.sql,

@@ -1,7 +1,7 @@
 """The blueprint of the pages: ``/pluginsv2/headrace/ui/...`` on the api-server.
 
 Each view only authenticates the caller (the Airflow UI's ``_token`` cookie, through the same
-:mod:`headrace.api.security` code the API uses) and renders a shell; ``static/headrace.js`` fills it
+:mod:`headrace.api.security` code the API uses) and renders a shell; ``static/<page>.js`` fills it
 from the REST API. What a page offers (the cancel button, the upload form) follows the permission of
 the API endpoint behind it, read from the endpoint's own declaration, so the two cannot disagree;
 the API enforces it again on every call.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.api_fastapi.app import get_auth_manager
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from headrace.api import registry
@@ -33,9 +33,13 @@ PAGES = (
     ("monitoring", "Monitoring"),
     ("workflows", "Workflows and pipelines"),
 )
-UNAVAILABLE = {
+# page -> what it will show, for a page whose capability is not built: it shows a "not available" panel.
+UNAVAILABLE: dict[str, str] = {
+    # --- ingestion pages: remove this line's entry when built
     "ingestion": "The list of ingestion jobs with links to their DagRuns",
+    # --- monitoring page: remove this line's entry when built
     "monitoring": "Jobs and subjobs from the event log, updated live from the SSE stream",
+    # --- workflows page: remove this line's entry when built
     "workflows": "Workflow and pipeline definitions, generating a pipeline from a sentence, deploying it",
 }
 
@@ -58,15 +62,14 @@ def _principal() -> Principal | None:
 
 
 def _nav() -> list[tuple[str, str, str]]:
-    def href(name: str) -> str:
-        if name in UNAVAILABLE:
-            return url_for("headrace_ui.unavailable", page=name)
-        return url_for(f"headrace_ui.{name}")
-
-    return [(name, title, href(name)) for name, title in PAGES]
+    return [(name, title, url_for(f"headrace_ui.{name}")) for name, title in PAGES]
 
 
-def _render(page: str, template: str, **context: Any) -> ResponseReturnValue:
+def _render(page: str, template: str, script: str | None = None, **context: Any) -> ResponseReturnValue:
+    """The page's template, with what every page needs; ``script`` (default ``<page>.js``) fills it."""
+    if page in UNAVAILABLE:
+        template, script = "headrace/unavailable.html", ""
+        context = {"title": dict(PAGES)[page], "capability": UNAVAILABLE[page]}
     common = {"nav": _nav(), "page": page, "page_title": dict(PAGES)[page]}
     principal = _principal()
     if principal is None:
@@ -78,6 +81,7 @@ def _render(page: str, template: str, **context: Any) -> ResponseReturnValue:
         api_base=request.script_root + registry.ROOT + registry.API_BASE,
         ui_base=request.script_root + URL_PREFIX,
         poll_seconds=POLL_SECONDS,
+        script=f"{page}.js" if script is None else script,
         can_admin=_allowed(principal, "GET", "/admin/stats"),
         can_upload=_allowed(principal, "POST", "/upload/multiple"),
         can_cancel=_allowed(principal, "DELETE", "/jobs/<job_id>"),
@@ -113,11 +117,32 @@ def create_blueprint() -> Blueprint:
     def jobs() -> ResponseReturnValue:
         return _render("jobs", "headrace/jobs.html")
 
-    @blueprint.get("/<page>")
-    def unavailable(page: str) -> ResponseReturnValue:
-        if page not in UNAVAILABLE:
-            abort(404)
-        title = dict(PAGES)[page]
-        return _render(page, "headrace/unavailable.html", title=title, capability=UNAVAILABLE[page])
+    # --- job page (begin)
+    @blueprint.get("/jobs/<job_id>")
+    def job(job_id: str) -> ResponseReturnValue:
+        return _render("jobs", "headrace/job.html", script="job.js", job_id=job_id)
+
+    # --- job page (end)
+
+    # --- ingestion pages (begin)
+    @blueprint.get("/ingestion")
+    def ingestion() -> ResponseReturnValue:
+        return _render("ingestion", "headrace/ingestion.html")
+
+    # --- ingestion pages (end)
+
+    # --- monitoring page (begin)
+    @blueprint.get("/monitoring")
+    def monitoring() -> ResponseReturnValue:
+        return _render("monitoring", "headrace/monitoring.html")
+
+    # --- monitoring page (end)
+
+    # --- workflows page (begin)
+    @blueprint.get("/workflows")
+    def workflows() -> ResponseReturnValue:
+        return _render("workflows", "headrace/workflows.html")
+
+    # --- workflows page (end)
 
     return blueprint

@@ -16,12 +16,12 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from headrace.ingestion.results import IngestionFailed
-from headrace.ingestion.transform import run_transform
+from headrace.ingestion.transform import ERROR_XCOM_KEY, run_transform
 from headrace.lakehouse.models import CatalogType
 from headrace.lakehouse.service import Lakehouse
 from headrace.lakehouse.sql import QueryError
 from headrace.operators.checks import REPORT_XCOM_KEY, TableCheckOperator
-from headrace.operators.transform import ERROR_XCOM_KEY, SqlTransformOperator
+from headrace.operators.transform import SqlTransformOperator
 from tests.unit.ingestion.helpers import read_back, tree
 
 FORMATS = [t.value for t in CatalogType]

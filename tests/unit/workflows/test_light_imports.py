@@ -108,3 +108,30 @@ def test_definitions_validate_without_the_data_libraries(tmp_path: Path) -> None
     fields = {field for name, field in answer["problems"] if name == "bad.yaml"}
     assert any("checks" in field and "columns" in field for field in fields), answer["problems"]
     assert any("file_type" in field for field in fields), answer["problems"]
+
+
+def test_building_the_dags_imports_no_data_library(tmp_path: Path) -> None:
+    """What a parse loop really does: build the DAGs, operators included, and still no data library."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(textwrap.dedent(DEFINITIONS["good.yaml"]))
+    answer = run_fresh(
+        f"""
+        import json, sys
+        from pathlib import Path
+        from headrace.workflows.loader import load_folder
+        result = load_folder(Path({str(folder)!r}))
+        dag = result.dags["light_flow"]
+        print(json.dumps({{
+            "heavy": [m for m in {HEAVY!r} if m in sys.modules],
+            "tasks": sorted((t.task_id, type(t).__name__) for t in dag.tasks),
+        }}))
+        """,
+        tmp_path,
+    )
+    assert answer["tasks"] == [
+        ["load", "IngestionOperator"],
+        ["model", "SqlTransformOperator"],
+        ["quality", "TableCheckOperator"],
+    ]
+    assert answer["heavy"] == []

@@ -1,0 +1,2 @@
+/* Headrace UI: the monitoring page (needs headrace.js, loaded before it). */
+"use strict";
