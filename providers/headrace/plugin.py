@@ -31,7 +31,15 @@ class HeadracePlugin(AirflowPlugin):
             "url_route": "headrace",
             "destination": "nav",
             "nav_top_level": True,
-        }
+        },
+        # A tab on every DagRun page (Airflow fills in {DAG_ID} and {RUN_ID}; it cannot limit a tab to
+        # one DAG): for headrace_ingestion runs the job's target table, status and rows written.
+        {
+            "name": "Ingestion job",
+            "href": "/pluginsv2" + ui_views.URL_PREFIX + "/ingestion/dag-run/{DAG_ID}/{RUN_ID}",
+            "url_route": "headrace-ingestion-job",
+            "destination": "dag_run",
+        },
     ]
     # Streams request bodies (uploads) past Airflow's buffering /pluginsv2 mount; see api/bridge.py.
     fastapi_root_middlewares = [{"middleware": StreamingPluginBridge, "name": "headrace-streaming-bridge"}]

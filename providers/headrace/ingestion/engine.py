@@ -8,7 +8,8 @@ suits the files an Airflow worker can reasonably move; a Spark engine hands its 
 
 Order of a run: open the catalog and table; a job id that already committed returns its earlier
 result (before looking at files, which may be gone by then); check the target (exists or may be
-created, partitioning); resolve the files; skip files loaded before; stage; commit.
+created, partitioning); resolve the files; skip files loaded before; stage; ask the job's
+``before_commit`` gate (where a cancel stops it, see :mod:`headrace.ingestion.results`); commit.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+import pyarrow as pa
+
 from headrace.ingestion.files import ResolvedFile, resolve_files
-from headrace.ingestion.readers import DEFAULT_BATCH_ROWS, BatchStream, open_batches, source_filesystem
-from headrace.ingestion.results import IngestionFailed, IngestionResult, ingestion_errors
+from headrace.ingestion.readers import (
+    DEFAULT_BATCH_ROWS,
+    BatchStream,
+    TypesContradicted,
+    open_batches,
+    source_filesystem,
+)
+from headrace.ingestion.results import CommitGate, IngestionFailed, IngestionResult, ingestion_errors
 from headrace.ingestion.spec import JOB_ID, IngestionSpec
 from headrace.lakehouse.catalogs.base import FormatCatalog
 from headrace.lakehouse.errors import NoSuchCatalog
@@ -42,6 +51,7 @@ __all__ = [
     "IngestionResult",
     "ResolvedFile",
     "commit_parquet_files",
+    "gated",
     "open_catalog",
     "run_ingestion",
     "split_loaded",
@@ -62,6 +72,29 @@ class Engine(Protocol):
         s3: S3Settings | None = None,
         **options: Any,
     ) -> IngestionResult: ...
+
+
+class _GatedTable:
+    """A job's table that asks ``gate`` right before its commit (every row is staged by then).
+
+    Everything else is the table's own (the commit protocol sees the same committer).
+    """
+
+    def __init__(self, table: TableCommitter, gate: CommitGate) -> None:
+        self._table = table
+        self._gate = gate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def commit(self, stager: Any, record: Any) -> str | None:
+        self._gate()
+        return self._table.commit(stager, record)
+
+
+def gated(table: TableCommitter, gate: CommitGate | None) -> TableCommitter:
+    """``table``, asking ``gate`` (if any) before it commits: a cancel's last chance to stop the job."""
+    return table if gate is None else _GatedTable(table, gate)  # type: ignore[return-value]
 
 
 def open_catalog(lakehouse: Lakehouse, name: str) -> FormatCatalog:
@@ -147,7 +180,15 @@ def plan_load(
 
 
 class ArrowEngine:
-    """Reads every file with pyarrow (and fastavro) in this process, ``batch_rows`` rows at a time."""
+    """Reads every file with pyarrow (and fastavro) in this process, ``batch_rows`` rows at a time.
+
+    CSV and JSON are read once, with the types of their first block (:func:`open_batches` with
+    ``one_pass``). When a later value does not fit, the reader raises TypesContradicted; the staging
+    is thrown away (the table is untouched: nothing was committed) and the job runs again with that
+    file read once more with the widened types the error carries, or in two passes (whole-file
+    inference) when it carries none or widened too often (:class:`Retries`). Files that never
+    contradict are read once; a file whose 900,000th row widens a column about twice.
+    """
 
     name = "arrow"
 
@@ -167,16 +208,29 @@ class ArrowEngine:
         **options: Any,
     ) -> IngestionResult:
         with ingestion_errors():
-            plan = plan_load(
-                spec, job_id=job_id, lakehouse=lakehouse, store=store, batch_rows=self.batch_rows
-            )
-            if isinstance(plan, IngestionResult):
-                return plan
-            streams = [self._stream(spec, file, store, s3) for file in plan.to_load]
-            return stage_and_commit(plan.table, streams, plan.to_load, plan.skipped, plan.started)
+            retries = Retries()
+            while True:
+                plan = plan_load(
+                    spec, job_id=job_id, lakehouse=lakehouse, store=store, batch_rows=self.batch_rows
+                )
+                if isinstance(plan, IngestionResult):
+                    return plan
+                streams = [
+                    self._stream(spec, file, store, s3, retries.way(file.uri)) for file in plan.to_load
+                ]
+                table = gated(plan.table, options.get("before_commit"))
+                try:
+                    return stage_and_commit(table, streams, plan.to_load, plan.skipped, plan.started)
+                except TypesContradicted as exc:
+                    retries.after(exc)
 
     def _stream(
-        self, spec: IngestionSpec, file: ResolvedFile, store: ObjectStore, s3: S3Settings | None
+        self,
+        spec: IngestionSpec,
+        file: ResolvedFile,
+        store: ObjectStore,
+        s3: S3Settings | None,
+        way: tuple[bool, pa.Schema | None] = (True, None),
     ) -> Callable[[], BatchStream]:
         def open_stream() -> BatchStream:
             fs, path = source_filesystem(file, store, s3)
@@ -187,9 +241,38 @@ class ArrowEngine:
                 uri=file.uri,
                 csv=spec.source.file_format_properties,
                 batch_rows=self.batch_rows,
+                one_pass=way[0],
+                types=way[1],
             )
 
         return open_stream
+
+
+class Retries:
+    """How each file is read on the next attempt after a TypesContradicted: once more in one pass
+    with the widened types it carried (at most ``MAX_WIDENINGS`` times per file), else in two."""
+
+    MAX_WIDENINGS = 3
+
+    def __init__(self) -> None:
+        self.types: dict[str, pa.Schema] = {}
+        self.widenings: dict[str, int] = {}
+        self.two_pass: set[str] = set()
+
+    def way(self, uri: str) -> tuple[bool, pa.Schema | None]:
+        """``(one_pass, types)`` for open_batches."""
+        return (uri not in self.two_pass, self.types.get(uri))
+
+    def after(self, exc: TypesContradicted) -> None:
+        uri = exc.file
+        if uri is None or uri in self.two_pass:
+            raise exc  # cannot happen: two-pass readers never raise it
+        self.widenings[uri] = self.widenings.get(uri, 0) + 1
+        if exc.types is None or self.widenings[uri] > self.MAX_WIDENINGS:
+            self.two_pass.add(uri)
+            self.types.pop(uri, None)
+        else:
+            self.types[uri] = exc.types
 
 
 def run_ingestion(
@@ -200,6 +283,14 @@ def run_ingestion(
     store: ObjectStore,
     s3: S3Settings | None = None,
     engine: Engine | None = None,
+    before_commit: CommitGate | None = None,
 ) -> IngestionResult:
-    """Run one job with ``engine`` (default: the Arrow engine)."""
-    return (engine or ArrowEngine()).run(spec, job_id=job_id, lakehouse=lakehouse, store=store, s3=s3)
+    """Run one job with ``engine`` (default: the Arrow engine).
+
+    ``before_commit`` is called once every row is staged, right before the table commit; it raises
+    (IngestionCancelled) to stop the job with the table unchanged.
+    """
+    options = {} if before_commit is None else {"before_commit": before_commit}
+    return (engine or ArrowEngine()).run(
+        spec, job_id=job_id, lakehouse=lakehouse, store=store, s3=s3, **options
+    )

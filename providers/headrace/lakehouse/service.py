@@ -5,6 +5,10 @@ Plain Python (no Flask, no Airflow): the REST API and the LakehouseHook both cal
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -14,13 +18,17 @@ from headrace.lakehouse.catalogs.base import FormatCatalog
 from headrace.lakehouse.catalogs.delta import DeltaCatalog
 from headrace.lakehouse.catalogs.hive import HiveCatalog
 from headrace.lakehouse.catalogs.iceberg import IcebergCatalog
-from headrace.lakehouse.errors import CatalogNotEmpty, LakehouseError
+from headrace.lakehouse.errors import CatalogNotEmpty, LakehouseError, NoSuchCatalog
 from headrace.lakehouse.location import Location, reserved_locations
 from headrace.lakehouse.models import CatalogInfo, CatalogType, SchemaTree, TableMetadata
 from headrace.lakehouse.names import validate_name
 from headrace.lakehouse.registry import CatalogRegistry, catalog_engine
 from headrace.lakehouse.sql import QueryLimits, QueryResult, TableNotFound, TableRef, run_query
+from headrace.lakehouse.sql.model import ParquetFiles
+from headrace.lakehouse.sql.scans import iceberg_data
 from headrace.storage import ReservedLocation, S3Settings
+
+_LISTED_CATALOGS = 10  # catalog names a "not found" lists at most
 
 _FORMATS: dict[CatalogType, type[FormatCatalog]] = {
     CatalogType.ICEBERG: IcebergCatalog,
@@ -50,6 +58,25 @@ def lakehouse_locations(catalog_uri: str, warehouse: str) -> list[ReservedLocati
     return reserved_locations(warehouse, CatalogRegistry(catalog_engine(catalog_uri)).locations())
 
 
+def redacted_uri(uri: str) -> str:
+    """``uri`` without its password (``postgresql://user:***@host/db``), for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"(//[^/:@]*):[^/@]*@", r"\1:***@", uri)
+
+
+def _airflow_home() -> str:
+    """The AIRFLOW_HOME this process runs with, as Airflow resolves it (``~/airflow`` when unset)."""
+    home = os.environ.get("AIRFLOW_HOME")
+    if home:
+        return home
+    return f"{os.path.expanduser('~/airflow')} (AIRFLOW_HOME is not set: Airflow's default)"
+
+
 class Lakehouse:
     def __init__(self, settings: LakehouseSettings) -> None:
         self.settings = settings
@@ -60,7 +87,39 @@ class Lakehouse:
         return self.registry.list()
 
     def get_catalog(self, name: str) -> CatalogInfo:
-        return self.registry.get(validate_name(name, "name"))
+        with self._pointing_somewhere():
+            return self.registry.get(validate_name(name, "name"))
+
+    @contextmanager
+    def _pointing_somewhere(self) -> Iterator[None]:
+        """A missing catalog says where it was looked for: the catalog database, the catalogs there
+        and the AIRFLOW_HOME in use, the usual culprit when a script outside the deployment (a shell
+        with another AIRFLOW_HOME, or none) opens an empty database of its own.
+
+        Only ``str(exc)`` (what a LakehouseHook user's traceback shows) gets that; ``exc.message``,
+        which the REST API answers with the code CATALOG_NOT_FOUND, stays "Catalog 'x' not found",
+        so no path of the host reaches an API client.
+        """
+        try:
+            yield
+        except NoSuchCatalog as exc:
+            if exc.args == (exc.message,):
+                exc.args = (f"{exc.message} {self._where()}",)
+            raise
+
+    def _where(self) -> str:
+        try:
+            names = [info.name for info in self.registry.list()]
+        except Exception:  # the database that just answered "not found" cannot list: say so
+            listed = "cannot be listed"
+        else:
+            listed = ", ".join(names[:_LISTED_CATALOGS]) + (", ..." if len(names) > _LISTED_CATALOGS else "")
+        return (
+            f"in the catalog database {redacted_uri(self.settings.catalog_uri)} "
+            f"(catalogs there: {listed or 'none'}; AIRFLOW_HOME: {_airflow_home()}). "
+            "Outside the deployment, run with its AIRFLOW_HOME (or set [headrace] catalog_uri, "
+            "AIRFLOW__HEADRACE__CATALOG_URI)."
+        )
 
     def create_catalog(
         self,
@@ -88,9 +147,10 @@ class Lakehouse:
     def update_catalog(
         self, name: str, *, description: str | None = None, properties: dict[str, str | None] | None = None
     ) -> CatalogInfo:
-        return self.registry.update(
-            validate_name(name, "name"), description=description, properties=properties
-        )
+        with self._pointing_somewhere():
+            return self.registry.update(
+                validate_name(name, "name"), description=description, properties=properties
+            )
 
     def delete_catalog(self, name: str, *, force: bool = False) -> int:
         """Delete a catalog; refused while it holds tables unless ``force`` (then they are dropped).
@@ -162,12 +222,18 @@ class Lakehouse:
             limits=limits,
         )
 
-    def _resolve(self, ref: TableRef) -> pa.Table | ds.Dataset | pa.RecordBatchReader:
+    def _resolve(self, ref: TableRef) -> pa.Table | ds.Dataset | pa.RecordBatchReader | ParquetFiles:
         try:
+            catalog = self.open(ref.catalog)
+            if isinstance(catalog, IcebergCatalog):  # its current data files, not the table read whole
+                table = catalog.load(validate_name(ref.schema, "schema"), validate_name(ref.table, "table"))
+                return iceberg_data(table, catalog.location)
             data = self.read(ref.catalog, ref.schema, ref.table)
             delta = isinstance(self.open(ref.catalog), DeltaCatalog)
         except (LakehouseError, ValueError) as exc:
-            raise TableNotFound(f"Table {ref} not found: {exc}") from exc
+            # the lakehouse's own message: the REST query answers it (never the catalog database)
+            reason = exc.message if isinstance(exc, LakehouseError) else exc
+            raise TableNotFound(f"Table {ref} not found: {reason}") from exc
         if delta and isinstance(data, ds.Dataset):
             # delta-rs merges write string_view columns, and pyarrow cannot filter them against the
             # table's string type: scan without filter pushdown (batches come in the table's types).

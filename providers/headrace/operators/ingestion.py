@@ -8,7 +8,7 @@ operator (every generated workflow DAG does) must not pay for pyarrow, pyiceberg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -20,7 +20,30 @@ from headrace.ingestion.spec import IngestionSpec, parse_spec
 from headrace.operators.failures import fail_task
 from headrace.operators.job_ids import default_job_id
 
-__all__ = ["IngestionOperator"]
+__all__ = ["IngestionOperator", "cancel_gate"]
+
+
+def cancel_gate(ti: Any) -> Callable[[], None]:
+    """The check right before the table commit: record that the commit is reached, then stop if a
+    cancel was requested (``DELETE /ingestion/jobs/{id}`` writes the request while this task runs).
+
+    Both are XComs of this task instance, each a committed write or read through Airflow's execution
+    API, in the order the handshake needs (:mod:`headrace.ingestion.results`): a cancel that does not
+    see the first is seen here, and one that does waits for this task's outcome.
+    """
+
+    def gate() -> None:
+        from headrace.ingestion.results import CANCEL_XCOM_KEY, COMMIT_XCOM_KEY, IngestionCancelled
+
+        ti.xcom_push(key=COMMIT_XCOM_KEY, value=True)
+        request = ti.xcom_pull(task_ids=ti.task_id, key=CANCEL_XCOM_KEY, map_indexes=ti.map_index)
+        if request:
+            by = request.get("cancelled_by") if isinstance(request, dict) else None
+            raise IngestionCancelled(
+                f"Cancelled by {by or 'a user'} before the table commit; the table is unchanged"
+            )
+
+    return gate
 
 
 class IngestionOperator(BaseOperator):
@@ -93,6 +116,7 @@ class IngestionOperator(BaseOperator):
                 store=get_store(),
                 s3=hook.get_settings().s3,
                 engine=engine,
+                before_commit=cancel_gate(context["ti"]),
             )
         except (IngestionFailed, AirflowFailException) as exc:
             # Bad data or a bad spec fails the same way on every try: no retry, and say why.

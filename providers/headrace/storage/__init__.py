@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from headrace.storage.base import BucketNotFound, ObjectInfo, ObjectNotFound, ObjectStore
+from headrace.storage.base import BucketNotFound, ObjectInfo, ObjectNotFound, ObjectStore, ObjectWriter
 from headrace.storage.local import LocalObjectStore
 from headrace.storage.paths import (
     MAX_SEGMENT_BYTES,
@@ -56,6 +56,7 @@ __all__ = [
     "ObjectNotFound",
     "ObjectPath",
     "ObjectStore",
+    "ObjectWriter",
     "ReservedLocation",
     "ReservedTarget",
     "S3ObjectStore",

@@ -70,6 +70,36 @@ def guess_content_type(key: str) -> str | None:
     return mime
 
 
+class ObjectWriter(abc.ABC):
+    """An object written piece by piece while its bytes still arrive (e.g. an upload's body).
+
+    Nothing is visible under the key before :meth:`commit`; :meth:`abort` (also on leaving the
+    ``with`` block by an exception) leaves no object and nothing half-written behind: no temp file in
+    the local store, no multipart upload or parts on S3. Not thread-safe: one writer per producer.
+    """
+
+    size: int = 0  # bytes written so far
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Append ``data``; may block while earlier parts are still being sent (back-pressure)."""
+
+    @abc.abstractmethod
+    def commit(self) -> ObjectInfo:
+        """Publish the object under its key, atomically, replacing any object there."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Discard everything written; calling it again, or after a commit, does nothing."""
+
+    def __enter__(self) -> ObjectWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
 class ObjectStore(abc.ABC):
     """Buckets of objects addressed by validated keys.
 
@@ -91,6 +121,10 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def put(self, bucket: str, key: str, stream: BinaryIO, *, content_type: str | None = None) -> ObjectInfo:
         """Store the stream's bytes under ``key``, reading it in chunks; the object appears atomically."""
+
+    @abc.abstractmethod
+    def writer(self, bucket: str, key: str, *, content_type: str | None = None) -> ObjectWriter:
+        """An :class:`ObjectWriter` for ``key``, for bytes that arrive in pieces (the bucket must exist)."""
 
     @abc.abstractmethod
     def open(self, bucket: str, key: str) -> AbstractContextManager[BinaryIO]:

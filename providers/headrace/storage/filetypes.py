@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import BinaryIO
 
 SNIFF_BYTES = 64 * 1024
+TAIL_BYTES = 4
 
 
 class FileType(StrEnum):
@@ -58,23 +59,39 @@ def check_content(stream: BinaryIO, claimed: FileType) -> None:
     """Raise FileTypeMismatch unless the stream's bytes are of the claimed type; rewinds the stream."""
     start = stream.tell()
     head = stream.read(SNIFF_BYTES)
-    if claimed is FileType.PARQUET:
-        stream.seek(-4, 2)
-        tail = stream.read(4)
-        ok = head[:4] == b"PAR1" and tail == b"PAR1"
-    elif claimed is FileType.ORC:
-        ok = head[:3] == b"ORC"
-    elif claimed is FileType.AVRO:
-        ok = head[:4] == b"Obj\x01"
-    else:
-        ok = _is_text(head) and (
-            claimed is FileType.CSV or head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
-        )
+    ok = head_matches(head, claimed)
+    if ok and claimed is FileType.PARQUET:
+        stream.seek(-min(TAIL_BYTES, len(head)), 2)
+        ok = tail_matches(stream.read(TAIL_BYTES), claimed)
     stream.seek(start)
     if not ok:
-        raise FileTypeMismatch(
-            f"File content is not {claimed.value.upper()} (checked by content, not by name)"
-        )
+        raise mismatch(claimed)
+
+
+def head_matches(head: bytes, claimed: FileType) -> bool:
+    """Whether the first ``SNIFF_BYTES`` (or the whole file, when shorter) fit the claimed type.
+
+    With :func:`tail_matches` this lets a file be checked while it streams: the head decides before
+    anything is stored, the tail (Parquet's closing magic) once the last byte has arrived.
+    """
+    if claimed is FileType.PARQUET:
+        return head[:4] == b"PAR1"
+    if claimed is FileType.ORC:
+        return head[:3] == b"ORC"
+    if claimed is FileType.AVRO:
+        return head[:4] == b"Obj\x01"
+    return _is_text(head) and (
+        claimed is FileType.CSV or head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    )
+
+
+def tail_matches(tail: bytes, claimed: FileType) -> bool:
+    """Whether the last ``TAIL_BYTES`` fit the claimed type (only Parquet has a closing magic)."""
+    return claimed is not FileType.PARQUET or tail[-4:] == b"PAR1"
+
+
+def mismatch(claimed: FileType) -> FileTypeMismatch:
+    return FileTypeMismatch(f"File content is not {claimed.value.upper()} (checked by content, not by name)")
 
 
 def _is_text(head: bytes) -> bool:

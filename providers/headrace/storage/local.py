@@ -8,7 +8,6 @@ never sees a half-written object and a failed upload leaves nothing behind.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +15,14 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from headrace.storage.base import BucketNotFound, ObjectInfo, ObjectNotFound, ObjectStore, guess_content_type
+from headrace.storage.base import (
+    BucketNotFound,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    ObjectWriter,
+    guess_content_type,
+)
 from headrace.storage.paths import (
     InvalidObjectName,
     s3_location,
@@ -54,6 +60,56 @@ def _local_folder(location: str) -> Path | None:
     elif "://" in location:
         return None
     return Path(location).resolve()
+
+
+class LocalObjectWriter(ObjectWriter):
+    """Bytes go to a temp file beside the target; commit fsyncs it and renames it over the target."""
+
+    def __init__(
+        self,
+        store: LocalObjectStore,
+        bucket: str,
+        key: str,
+        path: Path,
+        bucket_dir: Path,
+        out: BinaryIO,
+        tmp: Path,
+    ):
+        self._store, self.bucket, self.key = store, bucket, key
+        self._path, self._bucket_dir, self._out, self._tmp = path, bucket_dir, out, tmp
+        self._done = False
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._out.write(data)
+        self.size += len(data)
+
+    def commit(self) -> ObjectInfo:
+        if self._done:
+            raise RuntimeError("the writer was already committed or aborted")
+        try:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            os.chmod(self._tmp, _FILE_MODE)
+            try:
+                os.replace(self._tmp, self._path)
+            except IsADirectoryError:
+                raise InvalidObjectName("key", f"{self.key!r} is a prefix of other objects") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        _fsync_dir(self._path.parent)
+        return self._store._info(self.bucket, self.key, self._path.stat())
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._out.close()
+        self._tmp.unlink(missing_ok=True)
+        self._store._prune_empty_dirs(self._path.parent, self._bucket_dir)
 
 
 class LocalObjectStore(ObjectStore):
@@ -137,25 +193,17 @@ class LocalObjectStore(ObjectStore):
         ``content_type`` is not persisted: the local store always reports the type guessed from the
         key's extension.
         """
+        with self.writer(bucket, key, content_type=content_type) as out:
+            while chunk := stream.read(_CHUNK):
+                out.write(chunk)
+            return out.commit()
+
+    def writer(self, bucket: str, key: str, *, content_type: str | None = None) -> LocalObjectWriter:
+        """A temp file beside the target (same folder, so the rename is atomic), renamed on commit."""
         path = self._checked(bucket, key)
         bucket_dir = self._bucket_dir(bucket)
         fd, tmp = self._temp_file(path.parent, key)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(stream, out, _CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, _FILE_MODE)
-            try:
-                os.replace(tmp, path)
-            except IsADirectoryError:
-                raise InvalidObjectName("key", f"{key!r} is a prefix of other objects") from None
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            self._prune_empty_dirs(path.parent, bucket_dir)
-            raise
-        _fsync_dir(path.parent)
-        return self._info(bucket, key, path.stat())
+        return LocalObjectWriter(self, bucket, key, path, bucket_dir, os.fdopen(fd, "wb"), Path(tmp))
 
     def _temp_file(self, folder: Path, key: str) -> tuple[int, str]:
         """Create the temp file, retrying if a concurrent delete pruned the freshly made folder."""

@@ -35,12 +35,8 @@ PAGES = (
 )
 # page -> what it will show, for a page whose capability is not built: it shows a "not available" panel.
 UNAVAILABLE: dict[str, str] = {
-    # --- ingestion pages: remove this line's entry when built
-    "ingestion": "The list of ingestion jobs with links to their DagRuns",
     # --- monitoring page: remove this line's entry when built
-    "monitoring": "Jobs and subjobs from the event log, updated live from the SSE stream",
     # --- workflows page: remove this line's entry when built
-    "workflows": "Workflow and pipeline definitions, generating a pipeline from a sentence, deploying it",
 }
 
 
@@ -125,23 +121,70 @@ def create_blueprint() -> Blueprint:
     # --- job page (end)
 
     # --- ingestion pages (begin)
+    from headrace.api.services.ingestion_jobs import DAG_ID as INGESTION_DAG_ID
+
+    def _ingestion(template: str, **context: Any) -> ResponseReturnValue:
+        """An ingestion page: the Airflow UI's root (for links to DagRuns) and who may start or cancel."""
+        principal = _principal()  # None renders the login panel (401) in _render
+        return _render(
+            "ingestion",
+            template,
+            script="ingestion.js",
+            # The blueprint is mounted at <Airflow root>/pluginsv2; DagRun pages live below that root.
+            airflow_base=request.script_root.removesuffix("/pluginsv2"),
+            ingestion_dag_id=INGESTION_DAG_ID,
+            can_start_ingestion=principal is not None and _allowed(principal, "POST", "/ingestion/jobs"),
+            can_cancel_ingestion=principal is not None
+            and _allowed(principal, "DELETE", "/ingestion/jobs/<job_id>"),
+            **context,
+        )
+
     @blueprint.get("/ingestion")
     def ingestion() -> ResponseReturnValue:
-        return _render("ingestion", "headrace/ingestion.html")
+        return _ingestion("headrace/ingestion.html")
+
+    # The dag_run tab (plugin.py): Airflow fills in {DAG_ID} and {RUN_ID} for every DAG's runs, as it
+    # cannot limit a tab to one DAG, so another DAG's run gets a "not a Headrace ingestion run" panel.
+    @blueprint.get("/ingestion/dag-run/<dag_id>/<path:run_id>")
+    def ingestion_dag_run(dag_id: str, run_id: str) -> ResponseReturnValue:
+        return _ingestion(
+            "headrace/ingestion_dag_run.html",
+            dag_id=dag_id,
+            run_id=run_id,
+            is_ingestion_run=dag_id == INGESTION_DAG_ID,
+        )
 
     # --- ingestion pages (end)
 
     # --- monitoring page (begin)
     @blueprint.get("/monitoring")
     def monitoring() -> ResponseReturnValue:
-        return _render("monitoring", "headrace/monitoring.html")
+        # The job-monitoring API (and its SSE stream) sits beside the REST API, not below it.
+        base = request.script_root + registry.ROOT + registry.MONITORING_BASE
+        return _render("monitoring", "headrace/monitoring.html", monitoring_base=base)
 
     # --- monitoring page (end)
 
     # --- workflows page (begin)
     @blueprint.get("/workflows")
     def workflows() -> ResponseReturnValue:
-        return _render("workflows", "headrace/workflows.html")
+        # Each control follows its own endpoint's permission (generate and deploy: DAGs PUT; run:
+        # DAGs (run) POST); without a login _render answers 401 before any flag is read.
+        principal = _principal()
+        rules = {
+            "can_generate": "/pipelines:generate",
+            "can_deploy": "/pipelines/<pipeline_id>:deploy",
+            "can_run": "/pipelines/<pipeline_id>:run",
+        }
+        flags = {
+            name: principal is not None and _allowed(principal, "POST", rule) for name, rule in rules.items()
+        }
+        return _render(
+            "workflows",
+            "headrace/workflows.html",
+            monitoring_base=request.script_root + registry.ROOT + registry.MONITORING_BASE,
+            **flags,
+        )
 
     # --- workflows page (end)
 

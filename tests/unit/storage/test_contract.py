@@ -18,6 +18,7 @@ from headrace.storage import (
     ObjectNotFound,
     ObjectStore,
 )
+from headrace.storage.s3 import PART_SIZE
 
 MIB = 1024 * 1024
 
@@ -276,3 +277,50 @@ def test_s3_keeps_the_content_type_given_to_put(s3_conn_id: str):
 
     assert put_bytes(store, bucket, "x.dat", b"a,b", content_type="text/csv").content_type == "text/csv"
     assert store.head(bucket, "x.dat").content_type == "text/csv"
+
+
+def _no_leftovers(store: ObjectStore, bucket: str, request) -> None:
+    if isinstance(store, LocalObjectStore):
+        assert [p for p in (store.root / bucket).rglob("*") if p.is_file()] == []  # no temp file
+    else:
+        raw_s3 = request.getfixturevalue("raw_s3")
+        assert raw_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_writer_publishes_only_on_commit(store: ObjectStore, bucket: str, request):
+    stream = ChunkedStream(20 * MIB, chunk=64 * 1024)
+
+    with store.writer(bucket, "w/big.csv") as writer:
+        while chunk := stream.read(64 * 1024):
+            writer.write(chunk)
+        assert store.head(bucket, "w/big.csv") is None  # parts sent, nothing visible yet
+        info = writer.commit()
+
+    assert info.size == 20 * MIB == writer.size
+    assert info.content_type == "text/csv"
+    with store.open(bucket, "w/big.csv") as body:
+        assert hashlib.sha256(body.read()).hexdigest() == stream.sha256.hexdigest()
+    if not isinstance(store, LocalObjectStore):
+        head = request.getfixturevalue("raw_s3").head_object(Bucket=bucket, Key="w/big.csv")
+        parts = -(-20 * MIB // PART_SIZE)
+        assert head["ETag"].strip('"').endswith(f"-{parts}")  # parts sent while writing
+
+
+def test_an_aborted_writer_leaves_nothing_and_keeps_the_previous_object(
+    store: ObjectStore, bucket: str, request
+):
+    put_bytes(store, bucket, "w/old.csv", b"previous version")
+
+    with pytest.raises(StreamBroke), store.writer(bucket, "w/old.csv") as writer:
+        stream = ChunkedStream(20 * MIB, chunk=64 * 1024, fail_after=17 * MIB)
+        while chunk := stream.read(64 * 1024):
+            writer.write(chunk)
+    small = store.writer(bucket, "w/small.csv")
+    small.write(b"a,b\n")
+    small.abort()
+    small.abort()  # a second abort does nothing
+
+    assert read_bytes(store, bucket, "w/old.csv") == b"previous version"
+    assert [info.key for info in store.list(bucket)] == ["w/old.csv"]
+    store.delete(bucket, "w/old.csv")
+    _no_leftovers(store, bucket, request)

@@ -139,6 +139,43 @@ class TableMetadataOut(BaseModel):
     )
 
 
+class SnapshotsQuery(StrictModel):
+    """Query parameters of GET .../table/{table}/snapshots."""
+
+    limit: int = Field(100, ge=1, le=1000, description="Most snapshots returned, newest first.")
+
+
+class SnapshotOut(BaseModel):
+    """One Iceberg snapshot, Delta version or Hive-style commit, with the job that wrote it."""
+
+    version: str = Field(description="Iceberg snapshot id, Delta version or Hive-style commit sequence.")
+    parent_version: str | None
+    committed_at: datetime | None
+    operation: str = Field(
+        description="The format's own word: Iceberg append, delete, overwrite or replace; Delta "
+        "`write (append)`, `write (overwrite)`, merge, ...; Hive-style the write mode."
+    )
+    rows_added: int | None = Field(description="null where the format does not record it.")
+    rows_deleted: int | None = Field(description="null where the format does not record it.")
+    total_rows: int | None = Field(description="Rows after the snapshot (Iceberg only).")
+    job_id: str | None = Field(
+        description="The Headrace job that wrote it (an ingestion job's id); null for other writers."
+    )
+    write_mode: str | None = Field(description="The job's append, overwrite or merge.")
+
+
+class TableSnapshotsOut(BaseModel):
+    """A table's history as the table itself records it (Headrace extension)."""
+
+    catalog: str
+    schema_name: str = Field(serialization_alias="schema")
+    table: str
+    format: str
+    current_version: str | None
+    snapshots: list[SnapshotOut] = Field(description="Newest first.")
+    truncated: bool = Field(description="Older snapshots exist beyond `limit`.")
+
+
 class QueryRequest(StrictModel):
     """A read-only SQL query over the lakehouse's tables."""
 

@@ -198,3 +198,28 @@ class ResetAnswer(BaseModel):
     success: bool = True
     message: str = "Metrics reset successfully"
     reset_requests: int = Field(description="How many counted requests were forgotten.")
+
+
+class TimelineMinute(BaseModel):
+    """Requests answered in one minute (all routes, all workers); null figures: not known then."""
+
+    timestamp: str = Field(description="The minute's start, ISO 8601 with milliseconds, UTC.")
+    requests: int | None = Field(description="Requests answered; null before counting began.")
+    avgResponseTime: float | None = Field(description="Mean milliseconds; null over no requests.")
+    p95ResponseTime: float | None = Field(description="95th percentile (nearest rank), milliseconds.")
+    maxResponseTime: float | None = Field(description="The slowest request's milliseconds.")
+
+
+class RequestTimeline(BaseModel):
+    """Answer of GET /monitoring/timeline: the last hour, minute by minute, oldest first."""
+
+    timestamp: str = Field(description="When it was computed (the last minute counts up to it).")
+    stepSeconds: int = 60
+    completeSince: str | None = Field(
+        description="From then on every request is counted: the first minute's start, or later after a "
+        "reset or on a new deployment (or when more than 100,000 requests came in the hour); null when "
+        "none is counted."
+    )
+    minutes: list[TimelineMinute] = Field(
+        description="60 minutes; the last one is the current minute so far."
+    )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from headrace.api.datamodels.common import StrictModel
+from headrace.api.datamodels.workflows import RunError
 from headrace.workflows.schedule import parse_schedule
 
 ConnectionArgument = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,99}conn_id$")]
@@ -126,6 +127,9 @@ class PipelineStatus(BaseModel):
         description="Start plus the median duration of earlier successful runs; null without history."
     )
     ended_at: datetime | None = None
+    error: RunError | None = Field(
+        None, description="Set when the latest run failed: its failed step and that step's error."
+    )
 
 
 class Pipeline(BaseModel):

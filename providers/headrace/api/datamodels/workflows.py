@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -11,6 +12,9 @@ from headrace.api.datamodels.common import MAX_OFFSET, StrictModel
 from headrace.storage.filetypes import FileType
 from headrace.workflows.model import TABLE_NAME, Configuration, Priority
 from headrace.workflows.schedule import parse_schedule
+
+if TYPE_CHECKING:
+    from headrace.api.services.workflow_runs import RunView
 
 WorkflowStatus = Literal["created", "running", "completed", "failed", "cancelling", "cancelled"]
 
@@ -107,6 +111,25 @@ class ExecutionPlan(BaseModel):
     steps: list[StepView]
 
 
+class RunError(BaseModel):
+    """Why a run failed: the step that failed first and the message it failed with (null otherwise)."""
+
+    step: str | None = Field(
+        description="The failed step's task id; null when the run failed without a failed task."
+    )
+    message: str = Field(
+        description="What the step's operator reported (an ingestion, transform, check or job error), "
+        "else its state and try number; the task log in the Airflow UI has the rest."
+    )
+    state: str | None = Field(description="Airflow's state of the failed task instance.")
+    try_number: int | None = Field(description="The try it failed on.")
+
+    @classmethod
+    def of(cls, view: RunView | None) -> RunError | None:
+        failure = view.failure if view else None
+        return None if failure is None else cls(**asdict(failure))
+
+
 class RunMetrics(BaseModel):
     """Records, volume, rate and errors of a workflow's run."""
 
@@ -130,6 +153,9 @@ class Workflow(BaseModel):
     current_step: CurrentStep | None
     execution_plan: ExecutionPlan
     metrics: RunMetrics
+    error: RunError | None = Field(
+        None, description="Set when the latest run failed: its failed step and that step's error."
+    )
 
 
 class WorkflowSummary(BaseModel):

@@ -1,4 +1,4 @@
-"""Catalog API (lakehouse-api): catalogs, their stats and tree, and table metadata."""
+"""Catalog API (lakehouse-api): catalogs, their stats and tree, table metadata, and table snapshots."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ from headrace.api.datamodels.lakehouse import (
     Message,
     PartitionOut,
     SchemaNode,
+    SnapshotOut,
+    SnapshotsQuery,
     TableMetadataOut,
     TableNode,
+    TableSnapshotsOut,
 )
 from headrace.api.namespaces import Namespace
 from headrace.api.registry import endpoint
 from headrace.api.security import Scope, asset
-from headrace.api.services.lakehouse import lakehouse, public_location
+from headrace.api.services.lakehouse import lakehouse, public_location, snapshots
 
 _NS = Namespace.CATALOG
 READ = asset("GET", Scope.READ)
@@ -165,4 +168,30 @@ def table_metadata(catalog: str, schema: str, table: str):
         columns=[ColumnOut(**asdict(c)) for c in meta.columns],
         partitioning=[PartitionOut(**asdict(p)) for p in meta.partitioning],
         properties=properties,
+    )
+
+
+@endpoint(
+    "/catalog/<catalog>/schema/<schema>/table/<table>/snapshots",
+    "GET",
+    _NS,
+    summary="Snapshots or versions of a table, with the job that wrote each (Headrace extension)",
+    permission=READ,
+    query=SnapshotsQuery,
+    response=TableSnapshotsOut,
+    errors=(404,),
+)
+def table_snapshots(catalog: str, schema: str, table: str, query: SnapshotsQuery):
+    """Beyond the contract: Iceberg snapshots (the current snapshot's ancestry), Delta versions (the
+    commit files `_delta_log` still holds) or Hive-style commits, newest first, read from the table's
+    own commit metadata, where every Headrace write records its job id."""
+    history = snapshots(catalog, schema, table, limit=query.limit)
+    return TableSnapshotsOut(
+        catalog=catalog,
+        schema_name=schema,
+        table=table,
+        format=history.format,
+        current_version=history.current_version,
+        snapshots=[SnapshotOut(**asdict(change)) for change in history.changes],
+        truncated=history.truncated,
     )

@@ -14,6 +14,7 @@ from headrace.api.datamodels.monitoring import (
     LakehouseHealth,
     MonitoringMetrics,
     Realtime,
+    RequestTimeline,
     ResetAnswer,
     SystemAnswer,
 )
@@ -61,6 +62,21 @@ def get_dashboard():
 def get_realtime():
     """Small and cheap, for polling every few seconds; `timestamp` in milliseconds since the epoch."""
     return service.realtime()
+
+
+@endpoint(
+    "/monitoring/timeline",
+    "GET",
+    _NS,
+    summary="Requests per minute over the last hour (Headrace extension)",
+    permission=_READ,
+    response=RequestTimeline,
+)
+def get_timeline():
+    """Beyond the contract: the requests every worker answered in each of the last 60 minutes (the
+    last one so far) with their mean, 95th percentile and slowest response time in milliseconds.
+    A minute before counting began (a reset, a new deployment) is null, never 0."""
+    return service.timeline()
 
 
 @endpoint(

@@ -2,10 +2,15 @@
 
 Runs started from the Airflow UI or CLI are jobs too: the DagRun is the source of truth; Headrace
 only adds who cancelled a job (a cancelled run has failed on purpose, not by an error).
+
+A cancel and the task's table commit meet in a handshake of two XComs of the task instance (see
+:func:`cancel` and :mod:`headrace.ingestion.results`), so that a job whose rows were committed is
+``completed``, never ``cancelled``, and a ``cancelled`` job left its table unchanged.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,13 +32,16 @@ from sqlalchemy.orm import Session
 
 from headrace.api.errors import ApiError, Conflict, NotFound
 from headrace.db.models import IngestionCancellation
-from headrace.ingestion.results import ERROR_XCOM_KEY
+from headrace.ingestion.results import CANCEL_XCOM_KEY, COMMIT_XCOM_KEY, ERROR_XCOM_KEY
 from headrace.ingestion.spec import IngestionSpec
 
 DAG_ID = "headrace_ingestion"
 TASK_ID = "ingest"
 INSTANCE_ID = "headrace"
 _TARGET_PARTS = frozenset(("catalog", "schema", "table"))
+# How long a cancel waits for a task that reached its table commit before the cancel arrived.
+COMMIT_WAIT_SECONDS = 60.0
+_POLL_SECONDS = 0.2
 _NAMESPACE = uuid.UUID("5d1f7d0e-3b7a-4c5e-9a55-0d6f1f3c2b10")
 _STATES = {
     "starting": [DagRunState.QUEUED],
@@ -120,7 +128,14 @@ def list_jobs(*, status: str | None, limit: int, offset: int) -> list[JobView]:
 
 
 def cancel(job_id: str, *, username: str) -> JobView:
-    """End a queued or running job: its run fails, its task is stopped, its status is ``cancelled``."""
+    """End a queued or running job: its run fails, its task is stopped, its status is ``cancelled``.
+
+    A task that has not started yet never will (its task instance is no longer queued). A running
+    task is asked first: the request is an XCom the task reads right before its table commit, after
+    recording that it got there. So a task that has not recorded it will see the request and stop
+    with the table unchanged; one that has may be committing, and the cancel waits for its outcome:
+    if its rows were committed the job is completed and the answer is a 409 saying so.
+    """
     with create_session() as session:
         run = _run(session, job_id)
         if run is None:
@@ -128,12 +143,79 @@ def cancel(job_id: str, *, username: str) -> JobView:
         if run.state not in (DagRunState.QUEUED, DagRunState.RUNNING):
             status = _view(session, run).status
             raise Conflict(f"Job '{job_id}' is already {status}", code="JOB_FINISHED")
-        dag = DBDagBag().get_dag_for_run(run, session=session)
-        session.add(
-            IngestionCancellation(job_id=job_id, cancelled_by=username, cancelled_at=datetime.now(UTC))
+        # Locked, so that a worker starting the task waits for this decision (PostgreSQL, MySQL).
+        ti = session.scalar(_task_instance(job_id).with_for_update())
+        if session.get(IngestionCancellation, job_id) is None:
+            session.add(
+                IngestionCancellation(job_id=job_id, cancelled_by=username, cancelled_at=datetime.now(UTC))
+            )
+        started = ti is not None and ti.state == TaskInstanceState.RUNNING
+        if not started:
+            _fail(session, run)
+        else:
+            XComModel.set(
+                CANCEL_XCOM_KEY,
+                {"cancelled_by": username},
+                dag_id=DAG_ID,
+                task_id=TASK_ID,
+                run_id=job_id,
+                map_index=ti.map_index,
+                session=session,
+            )
+    if not started:
+        return get(job_id)
+    # The request is committed: from here on the task sees it before committing, unless it is past that.
+    with create_session() as session:
+        reached = _xcom(session, job_id, COMMIT_XCOM_KEY) is not None
+        if not reached:
+            _fail(session, _run(session, job_id))
+    if not reached:
+        return get(job_id)
+    outcome = _task_outcome(job_id)
+    if outcome == TaskInstanceState.SUCCESS:
+        raise Conflict(
+            f"Job '{job_id}' is already completed: its rows were committed before the cancel arrived",
+            code="JOB_FINISHED",
         )
-        set_dag_run_state_to_failed(dag=dag, run_id=job_id, commit=True, session=session)
+    if outcome == TaskInstanceState.RUNNING:
+        raise Conflict(
+            f"Job '{job_id}' reached its table commit before the cancel arrived and is still committing; "
+            "its status will say whether the rows were committed",
+            code="JOB_COMMITTING",
+        )
+    with create_session() as session:  # stopped before committing (the request), or failed
+        run = _run(session, job_id)
+        if run.state in (DagRunState.QUEUED, DagRunState.RUNNING):
+            _fail(session, run)
     return get(job_id)
+
+
+def _fail(session: Session, run: DagRun) -> None:
+    dag = DBDagBag().get_dag_for_run(run, session=session)
+    set_dag_run_state_to_failed(dag=dag, run_id=run.run_id, commit=True, session=session)
+
+
+def looking_at_committing_task(job_id: str) -> None:
+    """Called each time a cancel looks at a task that reached its commit first (tests hook in here)."""
+
+
+def _task_outcome(job_id: str) -> TaskInstanceState | None:
+    """The task's state once it is no longer running, or RUNNING after COMMIT_WAIT_SECONDS."""
+    deadline = time.monotonic() + COMMIT_WAIT_SECONDS
+    while True:
+        looking_at_committing_task(job_id)
+        with create_session() as session:
+            ti = session.scalar(_task_instance(job_id))
+            state = ti.state if ti is not None else None
+        if state != TaskInstanceState.RUNNING or time.monotonic() >= deadline:
+            return state
+        time.sleep(_POLL_SECONDS)
+
+
+def _task_instance(job_id: str):
+    return select(TaskInstance).where(
+        TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == job_id, TaskInstance.task_id == TASK_ID
+    )
 
 
 def _run(session: Session, job_id: str) -> DagRun | None:
@@ -168,19 +250,25 @@ def _view(session: Session, run: DagRun) -> JobView:
 
 
 def _status(run, ti_state, cancellation, result, error) -> tuple[str, str]:
-    if cancellation is not None:
-        return (
-            "cancelled",
-            f"Cancelled by {cancellation.cancelled_by} at {cancellation.cancelled_at.isoformat()}",
-        )
+    # A run succeeds only when its task committed: completed, even if a cancel came too late.
     if run.state == DagRunState.SUCCESS:
+        late = (
+            f" (a cancel by {cancellation.cancelled_by} arrived after the table commit)"
+            if cancellation is not None
+            else ""
+        )
         if isinstance(result, dict):
             return "completed", (
                 f"Ingestion completed successfully: {result.get('rows_written')} rows from "
-                f"{len(result.get('files', []))} file(s) into {result.get('target')}"
+                f"{len(result.get('files', []))} file(s) into {result.get('target')}{late}"
             )
-        return "completed", "Ingestion completed successfully"
+        return "completed", f"Ingestion completed successfully{late}"
     if run.state == DagRunState.FAILED:
+        if cancellation is not None:
+            return (
+                "cancelled",
+                f"Cancelled by {cancellation.cancelled_by} at {cancellation.cancelled_at.isoformat()}",
+            )
         return "failed", f"Ingestion failed: {error}" if error else "Ingestion failed; see the task log"
     if run.state == DagRunState.RUNNING and ti_state in (
         TaskInstanceState.RUNNING,

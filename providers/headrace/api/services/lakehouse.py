@@ -5,7 +5,9 @@ from __future__ import annotations
 from headrace import config
 from headrace.hooks.lakehouse import LakehouseHook
 from headrace.lakehouse.location import display_location, parent_folder
+from headrace.lakehouse.names import validate_name
 from headrace.lakehouse.service import Lakehouse
+from headrace.lakehouse.tables.history import TableHistory, table_history
 
 
 def lakehouse() -> Lakehouse:
@@ -33,3 +35,10 @@ def _warehouse_of(catalog_location: str | None) -> str | None:
     ``<warehouse>/<name>``)."""
     warehouse = parent_folder(catalog_location) if catalog_location else None
     return parent_folder(warehouse) if warehouse else None
+
+
+def snapshots(catalog: str, schema: str, table: str, *, limit: int) -> TableHistory:
+    """The table's snapshots or versions, newest first, with the job that wrote each."""
+    validate_name(schema, "schema")
+    validate_name(table, "table")
+    return table_history(lakehouse().open(catalog), schema, table, limit=limit)

@@ -28,11 +28,13 @@ from headrace.api.datamodels.monitoring import (
     Realtime,
     RealtimePerformance,
     RealtimeRequests,
+    RequestTimeline,
     RequestTotals,
     ResetAnswer,
     ResponseTimes,
     SystemAnswer,
     SystemInfo,
+    TimelineMinute,
 )
 from headrace.api.services import operations
 from headrace.operations import system
@@ -193,6 +195,26 @@ def realtime() -> Realtime:
         memory=round(system.memory().percent, 2),
         requests=RealtimeRequests(total=summary.total, success=summary.success, failed=summary.failed),
         performance=RealtimePerformance(avgResponseTime=_two(summary.average_ms)),
+    )
+
+
+def timeline() -> RequestTimeline:
+    """Requests per minute over the last hour, from the samples every worker records."""
+    now = datetime.now(UTC)
+    answer = operations.stats().timeline(now)
+    return RequestTimeline(
+        timestamp=_iso_ms(now),
+        completeSince=_iso_ms(answer.complete_since) if answer.complete_since else None,
+        minutes=[
+            TimelineMinute(
+                timestamp=_iso_ms(m.start),
+                requests=m.requests,
+                avgResponseTime=m.average_ms,
+                p95ResponseTime=m.p95_ms,
+                maxResponseTime=m.max_ms,
+            )
+            for m in answer.minutes
+        ],
     )
 
 

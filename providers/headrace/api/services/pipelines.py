@@ -29,6 +29,7 @@ from headrace.api.datamodels.pipelines import (
     RunRequest,
     Validation,
 )
+from headrace.api.datamodels.workflows import RunError
 from headrace.api.errors import ApiError, Conflict, NotFound, RequestValidationError
 from headrace.api.services import nl_query, workflow_runs
 from headrace.api.services.definitions import ReadableDagIds, checked_plan, stored_plan
@@ -239,6 +240,7 @@ def status(pipeline_id: str) -> PipelineStatus:
         started_at=view.started_at,
         estimated_completion=workflow_runs.estimated_completion(view),
         ended_at=view.ended_at,
+        error=RunError.of(view),
     )
 
 

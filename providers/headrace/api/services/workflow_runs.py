@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from headrace.api.errors import ApiError, Conflict, RequestValidationError
 from headrace.lakehouse.checks import REPORT_XCOM_KEY
 
+MESSAGE_LIMIT = 2000  # characters of a task's error message shown in a run's `error`
 BUNDLE = "dags-folder"  # Airflow's bundle of [core] dags_folder, where the shipped loader files are
 LOADER_FILES = ("headrace_workflows.py", "headrace_workflow_errors.py")
 CANCELLED_NOTE = "Cancelled by "
@@ -79,6 +81,16 @@ class TaskView:
 
 
 @dataclass(frozen=True)
+class RunFailure:
+    """Why a run failed: its first failed task and the message that task failed with."""
+
+    step: str | None  # the task id; None when the run failed without a failed task (a DAG timeout)
+    message: str
+    state: str | None
+    try_number: int | None
+
+
+@dataclass(frozen=True)
 class RunView:
     dag_id: str
     run_id: str
@@ -91,6 +103,7 @@ class RunView:
     ended_at: datetime | None
     conf: dict[str, Any]
     tasks: list[TaskView] = field(default_factory=list)
+    failure: RunFailure | None = None  # set when the run failed (not when it was cancelled)
 
     @property
     def status(self) -> str:
@@ -285,6 +298,7 @@ def _view(session: Session, run: DagRun) -> RunView:
     note = run.note
     cancelled = bool(note and note.startswith(CANCELLED_NOTE))
     unfinished = run.state in (DagRunState.QUEUED, DagRunState.RUNNING)
+    failed = run.state == DagRunState.FAILED and not cancelled
     return RunView(
         dag_id=run.dag_id,
         run_id=run.run_id,
@@ -297,4 +311,63 @@ def _view(session: Session, run: DagRun) -> RunView:
         ended_at=run.end_date,
         conf=run.conf or {},
         tasks=tasks,
+        failure=_failure(session, run, tis) if failed else None,
     )
+
+
+@cache
+def _error_keys() -> tuple[str, ...]:
+    """The XCom keys Headrace operators push their failure under (see headrace.operators.failures),
+    imported here, not at the top, so the API does not load the transform and job modules until a
+    failed run is shown."""
+    from headrace.ingestion.results import ERROR_XCOM_KEY as INGESTION
+    from headrace.ingestion.transform import ERROR_XCOM_KEY as TRANSFORM
+    from headrace.operators.job_execution import ERROR_XCOM_KEY as JOB
+
+    return INGESTION, TRANSFORM, JOB, REPORT_XCOM_KEY
+
+
+def _failure(session: Session, run: DagRun, tis: Sequence[TaskInstance]) -> RunFailure:
+    """The first task that failed (by end time) and its message: the one its operator pushed to
+    XCom, else its state and try number (the log in the Airflow UI has the rest). Never a stack
+    trace or a path of the host: only what the operator chose to tell the user."""
+    failed = [ti for ti in tis if ti.state == TaskInstanceState.FAILED]
+    if not failed:
+        return RunFailure(
+            step=None,
+            message="The run failed without a failed task (a DAG-level timeout, or tasks that never "
+            "started); the run's page in the Airflow UI says more",
+            state=None,
+            try_number=None,
+        )
+    first = min(failed, key=lambda ti: (ti.end_date is None, ti.end_date or 0, ti.task_id))
+    rows = session.scalars(
+        XComModel.get_many(
+            run_id=run.run_id, dag_ids=run.dag_id, task_ids=first.task_id, map_indexes=first.map_index
+        ).where(XComModel.key.in_(_error_keys()))
+    ).all()
+    pushed = {row.key: XComModel.deserialize_value(row) for row in rows}
+    message = next((text for key in _error_keys() if key in pushed and (text := _message(pushed[key]))), None)
+    tries = first.try_number or 0
+    if message is None:
+        message = (
+            f"Task '{first.task_id}' failed on try {tries} without a message; "
+            "its log in the Airflow UI has the reason"
+        )
+    return RunFailure(step=first.task_id, message=message, state=str(first.state), try_number=tries)
+
+
+def _message(value: Any) -> str | None:
+    """A pushed failure as one line: a string as is, a check report as its failed checks."""
+    if isinstance(value, dict) and isinstance(value.get("checks"), list):
+        failed = [c for c in value["checks"] if isinstance(c, dict) and not c.get("passed")]
+        listed = "; ".join(
+            f"{c.get('type')} ({c.get('failing_rows')} failing row(s)): {c.get('message')}" for c in failed
+        )
+        text = f"{len(failed)} of {len(value['checks'])} check(s) failed on {value.get('table')}: {listed}"
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    text = text.strip()
+    return text[: MESSAGE_LIMIT - 1] + "…" if len(text) > MESSAGE_LIMIT else text or None

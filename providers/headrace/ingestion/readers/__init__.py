@@ -8,9 +8,16 @@ table before writing anything. How each type gets there, and what stays in memor
 * Avro: the header's schema mapped to Arrow (unions other than ``[null, T]`` are refused);
   ``batch_rows`` decoded records at a time.
 * CSV and JSON carry no types, and pyarrow's streaming readers infer them from the first block only,
-  failing when a later block differs (a column empty at first, a float after many integers). So both
-  are read twice: pass one infers the types over the whole file, pass two converts with them. Memory
-  is one block (4 MiB) plus the longest line.
+  failing when a later block differs (a column empty at first, a float after many integers).
+  ``one_pass=True`` (what the Arrow engine asks for) reads once: the first block's types, every
+  block converted with them while reading, and :class:`TypesContradicted` raised mid-stream when a
+  later block does not fit, carrying the types widened to fit it when the reader can tell (JSON:
+  merged with that block's own; CSV: the failing column widened); the engine then discards what it
+  staged and reads the file again, once more in one pass with those types (``types``) or the
+  two-pass way. Both parse the next block in a worker thread while the last one is written (CSV
+  with pyarrow's reader on that one thread). The default (two passes) infers the types over the
+  whole file, then converts with them, so its schema is final before the first batch. Memory is one
+  block (4 MiB; one pass: three) plus the longest line either way.
   - CSV: pass one parses every column as text and keeps, per column, the first of int64, double,
     boolean (true/false), date, timestamp, timestamp with zone that every value casts to, else
     string (a column without a single value is null-typed, see lakehouse.tables.schema); pass two
@@ -33,16 +40,18 @@ from __future__ import annotations
 import codecs
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from headrace.ingestion.readers.avro import avro_batches
 from headrace.ingestion.readers.columnar import orc_batches, parquet_batches
-from headrace.ingestion.readers.csv_reader import csv_batches
-from headrace.ingestion.readers.json_reader import json_batches, merge_json_schemas
+from headrace.ingestion.readers.csv_reader import csv_batches, csv_batches_once
+from headrace.ingestion.readers.json_reader import json_batches, json_batches_once, merge_json_schemas
 from headrace.ingestion.readers.stream import (
     BLOCK_BYTES,
     DEFAULT_BATCH_ROWS,
     BatchStream,
+    TypesContradicted,
     reading,
     source_filesystem,
 )
@@ -54,6 +63,7 @@ __all__ = [
     "BLOCK_BYTES",
     "DEFAULT_BATCH_ROWS",
     "BatchStream",
+    "TypesContradicted",
     "merge_json_schemas",
     "open_batches",
     "reading",
@@ -67,6 +77,7 @@ _OPENERS = {
     FileType.CSV: csv_batches,
     FileType.JSON: json_batches,
 }
+_ONE_PASS = {FileType.CSV: csv_batches_once, FileType.JSON: json_batches_once}
 
 
 def open_batches(
@@ -77,8 +88,15 @@ def open_batches(
     uri: str,
     csv: CsvProperties | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    one_pass: bool = False,
+    types: pa.Schema | None = None,
 ) -> BatchStream:
-    """The file's batches; its content must be of ``file_type`` (checked by magic bytes / text)."""
+    """The file's batches; its content must be of ``file_type`` (checked by magic bytes / text).
+
+    ``one_pass``: CSV and JSON are read once with the types of their first block (or ``types``,
+    a TypesContradicted's widened types), and iterating raises TypesContradicted when a later block
+    does not fit them (see the module docstring).
+    """
     csv = csv or CsvProperties()
     with reading(uri):
         with fs.open_input_file(path) as handle:
@@ -86,8 +104,10 @@ def open_batches(
                 _check_content(handle, file_type, csv.encoding)
             except FileTypeMismatch as exc:
                 raise IngestionFailed(f"{uri}: {exc}", file=uri) from None
-        opener = _OPENERS[file_type]
-        schema, batches = opener(fs, path, csv, batch_rows)
+        if one_pass and file_type in _ONE_PASS:
+            schema, batches = _ONE_PASS[file_type](fs, path, csv, batch_rows, uri, types)
+        else:
+            schema, batches = _OPENERS[file_type](fs, path, csv, batch_rows)
         return BatchStream(uri, schema, batches)
 
 

@@ -1,15 +1,26 @@
-"""CSV, read twice: pass one infers each column's type over the whole file, pass two converts.
+"""CSV in one pass (the engine's way) or two (whole-file inference, the fallback).
 
-pyarrow's streaming reader infers types from the first block only and fails when a later block
-differs, so when its inference does not hold for every block, pass one parses every column as text
-and keeps, per column, the first of int64, double, boolean, date, timestamp, timestamp with zone that
-every value casts to, else string (a column without a single value is null-typed); pass two casts
-with the same function, so conversion cannot disagree with inference. Without a header, columns are
-named ``f0, f1, ...`` (pyarrow's names). Memory: one block plus the longest line.
+One pass (:func:`csv_batches_once`): pyarrow's streaming reader infers each column's type from the
+first block and converts every later block with those types, all in C++; a later value that does not
+convert (a float after many integers, text in a date column) raises :class:`TypesContradicted`
+carrying the types with that column widened to the first type after its own that every earlier
+value and the failing one convert to (integer -> double, date -> timestamp, else text), and the
+engine reads the file once more with them (or the careful way, when the error names no value). A
+column empty in the first block has no type yet, so such files go the careful way at once.
+The next block parses in a worker thread while the caller writes the last one (at most two blocks
+ahead).
+
+Two passes (:func:`csv_batches`): when pyarrow's inference holds for every block, its types; else pass
+one parses every column as text and keeps, per column, the first of int64, double, boolean, date,
+timestamp, timestamp with zone that every value casts to, else string (a column without a single
+value is null-typed); pass two casts with the same function, so conversion cannot disagree with
+inference. Without a header, columns are named ``f0, f1, ...`` (pyarrow's names). Memory: one block
+plus the longest line, either way.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
 from headrace.ingestion.readers import stream as shared
-from headrace.ingestion.readers.stream import rechunk
+from headrace.ingestion.readers.stream import TypesContradicted, prefetched, rechunk
 from headrace.ingestion.spec import CsvProperties
 
 _CSV_CANDIDATES = [
@@ -32,14 +43,83 @@ _CSV_CANDIDATES = [
 ]
 
 
+def csv_batches_once(
+    fs: pafs.FileSystem,
+    path: str,
+    props: CsvProperties,
+    batch_rows: int,
+    uri: str,
+    types: pa.Schema | None = None,
+) -> tuple[pa.Schema, Any]:
+    """One read: the first block's types (or ``types``), or TypesContradicted (while iterating)
+    when a later block does not convert to them; a column without a value in the first block:
+    two passes."""
+    try:
+        reader = _open_csv(fs, path, props, None, column_types=types, use_threads=ONE_PASS_THREADS)
+    except pa.ArrowInvalid as exc:  # ``types`` do not fit the first block
+        raise _contradicted(uri, exc, types) from exc
+    _check_names(reader.schema.names)
+    if any(pa.types.is_null(field.type) for field in reader.schema):
+        reader.close()
+        return csv_batches(fs, path, props, batch_rows)
+    schema = reader.schema
+
+    def parsed() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            raise _contradicted(uri, exc, schema) from exc
+        finally:
+            reader.close()
+
+    # The next block parses in a worker thread while the caller writes this one (both release the GIL).
+    batches = prefetched(parsed()) if ONE_PASS_PREFETCH else parsed()
+    return schema, rechunk(batches, batch_rows)
+
+
+# One pass: pyarrow's reader on one thread, and the parse of the next block overlapping the write of
+# this one, measured faster than pyarrow's own threads on 2 cores (see benchmarks/README.md).
+ONE_PASS_THREADS = False
+ONE_PASS_PREFETCH = True
+
+# What a column of one type may widen to when a later value does not convert: types every earlier
+# value also converts to, in the order of the two-pass inference (string takes anything).
+_WIDER = {
+    pa.int64(): [pa.float64()],
+    pa.date32(): [pa.timestamp("us"), pa.timestamp("us", tz="UTC")],
+}
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to [^:]+: invalid value '(.*)'$"
+)
+
+
+def _contradicted(uri: str, exc: pa.ArrowInvalid, schema: pa.Schema | None) -> Exception:
+    """TypesContradicted for a value that did not convert, with the column widened to fit it;
+    any other error (a malformed row) as it is: the two-pass read would raise it too."""
+    message = str(exc).strip()
+    if "conversion error" not in message:
+        return exc
+    match = _CONVERSION.match(message.splitlines()[0])
+    if schema is None or match is None or int(match.group(1)) >= len(schema):
+        return TypesContradicted(uri, message.splitlines()[0])
+    index, value = int(match.group(1)), pa.array([match.group(2)])
+    field = schema.field(index)
+    wider = next((t for t in _WIDER.get(field.type, []) if _casts(value, t)), pa.string())
+    return TypesContradicted(uri, message.splitlines()[0], schema.set(index, field.with_type(wider)))
+
+
+def _check_names(names: list[str]) -> None:
+    if len(set(names)) != len(names) or any(not name for name in names):
+        raise ValueError(f"the CSV header has empty or repeated column names: {names}")
+
+
 def csv_batches(
     fs: pafs.FileSystem, path: str, props: CsvProperties, batch_rows: int
 ) -> tuple[pa.Schema, Any]:
     probe = _open_csv(fs, path, props, None)
     names = probe.schema.names
     probe.close()
-    if len(set(names)) != len(names) or any(not name for name in names):
-        raise ValueError(f"the CSV header has empty or repeated column names: {names}")
+    _check_names(names)
     inferred = _natively_inferred(fs, path, props)
     if inferred is not None:
         # pyarrow's own inference held for every block: read again with those types, all in C++.
@@ -95,11 +175,15 @@ def _open_csv(
     text_columns: list[str] | None,
     *,
     column_types: pa.Schema | None = None,
+    use_threads: bool = True,
 ) -> pacsv.CSVStreamingReader:
     """A CSV reader with the job's dialect; ``text_columns`` read as strings, ``column_types`` as
     given (else pyarrow infers)."""
     read = pacsv.ReadOptions(
-        block_size=shared.BLOCK_BYTES, encoding=props.encoding, autogenerate_column_names=not props.header
+        block_size=shared.BLOCK_BYTES,
+        encoding=props.encoding,
+        autogenerate_column_names=not props.header,
+        use_threads=use_threads,
     )
     parse = pacsv.ParseOptions(
         delimiter=props.field_delimiter,

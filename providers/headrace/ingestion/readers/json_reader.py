@@ -1,10 +1,15 @@
-"""JSON lines (one object per line) or one top-level array of objects, read twice like CSV.
+"""JSON lines (one object per line) or one top-level array of objects, in one pass or two.
 
-Pass one infers the types block by block and merges them (:func:`merge_json_schemas`), pass two
-converts with the merged schema. An array is parsed element by element with
-``json.JSONDecoder.raw_decode`` (memory: one element, so an array that is a single huge object is
-held whole). Nested objects stay structs; a field that is a number in one place and text in another
-is refused.
+One pass (:func:`json_batches_once`, the engine's way): the types are inferred from the first block
+(about ``BLOCK_BYTES``, judged over all of it), and that block and every later one are converted with
+them while reading; a later block that does not convert, or brings a field or nested field the first
+did not have, raises :class:`TypesContradicted` and the engine reads the file again in two passes.
+Two passes (:func:`json_batches`): pass one infers the types block by block and merges them
+(:func:`merge_json_schemas`), pass two converts with the merged schema.
+
+An array is parsed element by element with ``json.JSONDecoder.raw_decode`` (memory: one element, so
+an array that is a single huge object is held whole). Nested objects stay structs; a field that is a
+number in one place and text in another is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,15 +26,20 @@ import pyarrow.fs as pafs
 import pyarrow.json as pajson
 
 from headrace.ingestion.readers import stream as shared
-from headrace.ingestion.readers.stream import rechunk
+from headrace.ingestion.readers.stream import TypesContradicted, prefetched, rechunk
 from headrace.ingestion.spec import CsvProperties
 
 
 def json_batches(fs: pafs.FileSystem, path: str, _: CsvProperties, batch_rows: int) -> tuple[pa.Schema, Any]:
     schema: pa.Schema | None = None
+    rows = 0
     for block in _json_blocks(fs, path):
-        block_schema = _read_json_block(block, None).schema
-        schema = block_schema if schema is None else merge_json_schemas(schema, block_schema)
+        try:
+            table = _read_json_block(block, None)
+        except pa.ArrowInvalid as exc:
+            raise ValueError(_in_file_row(str(exc), rows)) from None
+        rows += table.num_rows
+        schema = table.schema if schema is None else merge_json_schemas(schema, table.schema)
     if schema is None:
         schema = pa.schema([])
 
@@ -39,7 +50,69 @@ def json_batches(fs: pafs.FileSystem, path: str, _: CsvProperties, batch_rows: i
     return schema, rechunk(batches(), batch_rows)
 
 
+def json_batches_once(
+    fs: pafs.FileSystem,
+    path: str,
+    _: CsvProperties,
+    batch_rows: int,
+    uri: str,
+    types: pa.Schema | None = None,
+) -> tuple[pa.Schema, Any]:
+    """One read: the first block's types (or ``types``), or TypesContradicted (while iterating)
+    when a later block does not fit them, carrying them merged with that block's own types."""
+    blocks = _json_blocks(fs, path)
+    first_block = next(blocks, None)
+    if first_block is None:
+        return types or pa.schema([]), iter(())
+    if types is None:
+        try:
+            first = _read_json_block(first_block, None)
+        except pa.ArrowInvalid as exc:
+            raise ValueError(_in_file_row(str(exc), 0)) from None
+        schema = first.schema
+    else:
+        first, schema = _fitting(first_block, types, uri), types
+
+    def tables() -> Iterator[pa.Table]:
+        for block in blocks:
+            yield _fitting(block, schema, uri)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from first.to_batches()
+        for table in prefetched(tables()):  # the next block parses while this one is written
+            yield from table.to_batches()
+
+    return schema, rechunk(batches(), batch_rows)
+
+
+def _fitting(block: bytes, schema: pa.Schema, uri: str) -> pa.Table:
+    """The block converted to ``schema``; TypesContradicted when it does not fit."""
+    try:
+        table = _read_json_block(block, schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise TypesContradicted(uri, str(exc).strip().splitlines()[0], _widened(block, schema)) from exc
+    if table.schema != schema:
+        raise TypesContradicted(uri, "a field the first rows did not have", _widened(block, schema))
+    return table
+
+
+def _widened(block: bytes, schema: pa.Schema) -> pa.Schema | None:
+    """``schema`` merged with the block's own inferred types, or None (two passes will tell why)."""
+    try:
+        return merge_json_schemas(schema, _read_json_block(block, None).schema)
+    except (ValueError, pa.ArrowException):
+        return None
+
+
 _JSON_THREAD_BLOCK = 1 << 20
+_BLOCK_ROW = re.compile(r" in row (\d+)$")
+
+
+def _in_file_row(message: str, rows_before: int) -> str:
+    """pyarrow's error for one block, with its block-relative row (0-based) made the file's row
+    (1-based: the line of a JSON-lines file, the element of an array)."""
+    first = message.strip().splitlines()[0] if message.strip() else message
+    return _BLOCK_ROW.sub(lambda m: f" in row {rows_before + int(m.group(1)) + 1:,} of the file", first)
 
 
 def _read_json_block(block: bytes, schema: pa.Schema | None) -> pa.Table:

@@ -129,6 +129,8 @@ class SparkEngine:
             sources = [_source(spec, file, store) for file in to_load]
             with SparkStaging(table, catalog) as staging:
                 self._spark(spec, table, catalog, sources, to_load, staging, s3)
+                if (gate := options.get("before_commit")) is not None:
+                    gate()  # a cancel's last chance: nothing is committed yet
                 return commit_parquet_files(
                     spec.target,
                     table.job_id,

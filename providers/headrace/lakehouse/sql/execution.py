@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from headrace.lakehouse.sql import sandbox
-from headrace.lakehouse.sql.model import ArrowData, Column, QueryError, Resolver
+from headrace.lakehouse.sql.model import ArrowData, Column, ParquetFiles, QueryError, Resolver
 from headrace.lakehouse.sql.references import PreparedQuery
 from headrace.lakehouse.sql.sandbox import QueryLimits
 
@@ -90,7 +90,7 @@ def run_sql(
     connection = sandbox.locked_connection()
     try:
         for name, data in tables.items():
-            connection.register(name, data)
+            connection.register(name, data.dataset if isinstance(data, ParquetFiles) else data)
         return _execute(
             connection, sql, limit=limit, timeout_seconds=timeout_seconds, rename=rename, params=params
         )
@@ -121,7 +121,7 @@ def resolve_tables(
         data = resolve(ref)
         if collect and isinstance(data, pa.RecordBatchReader) and prepared.uses[ref] > 1:
             data = data.read_all()  # a reader can be scanned once; the query scans this table twice
-        if not isinstance(data, pa.Table | ds.Dataset | pa.RecordBatchReader):
+        if not isinstance(data, pa.Table | ds.Dataset | pa.RecordBatchReader | ParquetFiles):
             raise TypeError(f"resolver returned {type(data).__name__} for {ref}; expected Arrow data")
         tables[name] = data
     return tables

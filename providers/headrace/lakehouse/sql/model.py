@@ -18,8 +18,22 @@ if TYPE_CHECKING:  # names only: the errors and references here are used where p
 
 DIALECT = "duckdb"
 
-ArrowData = Union["pa.Table", "ds.Dataset", "pa.RecordBatchReader"]  # names: pyarrow is not imported
+ArrowData = Union["pa.Table", "ds.Dataset", "pa.RecordBatchReader", "ParquetFiles"]  # names only
 Resolver = Callable[["TableRef"], ArrowData]
+
+
+@dataclass(frozen=True)
+class ParquetFiles:
+    """A table that is exactly its Parquet files: every file has ``dataset.schema``'s columns, by name and
+    type, and no other rows apply (no delete files, no partition values outside the files).
+
+    Such a table need not go through pyarrow at all: where the files are local, DuckDB reads them itself
+    (its Parquet reader with projection, filter and row-group pruning); elsewhere it scans ``dataset``.
+    ``native`` is False when DuckDB would type a column differently than Arrow (UUIDs, fixed binary).
+    """
+
+    dataset: ds.FileSystemDataset
+    native: bool = True
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,16 @@ to its end (interrupted after 1 s, it answered after 4.4 s). The child gets Duck
 allocation beyond it fails, and DuckDB reports it as Out of Memory) and is killed at the deadline. The
 caller's process only ever holds the result, which is bounded too.
 
-Tables reach the child without being materialised by the caller: a picklable ``pyarrow.dataset.Dataset`` is
-sent as such (the child reads the files, with projection and filter pushdown); tables and record batch
-readers are streamed as Arrow IPC through one pipe each, and a table the query scans more than once is
-collected inside the child, under its limit.
+Tables reach the child without being materialised by the caller: local Parquet files that are the whole
+table (``ParquetFiles``) are read by DuckDB's own Parquet reader, allowed exactly those files
+(``allowed_paths``); a picklable ``pyarrow.dataset.Dataset`` is sent as such (the child reads the files,
+with projection and filter pushdown); tables and record batch readers are streamed as Arrow IPC through
+one pipe each (passed over a Unix socket), and a table the query scans more than once is collected inside
+the child, under its limit. The result is fetched in batches and stops at the row limit or the byte budget.
+
+Starting a child (an interpreter importing DuckDB and pyarrow) takes longer than many queries, so each
+process keeps one spare child that has done its imports and waits for a job; every child still runs one
+query only, and the next spare is started once a query has its answer.
 
 Self-contained (standard library, duckdb, pyarrow) because the child runs this file by path: it needs
 neither the ``headrace`` package nor Airflow, and inherits none of the server's environment.
@@ -20,6 +26,7 @@ neither the ``headrace`` package nor Airflow, and inherits none of the server's 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -28,6 +35,7 @@ import pickle
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +47,7 @@ from typing import IO, Any, Literal
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
 __all__ = ["MAX_RESULT_BYTES", "QueryLimits", "SandboxError", "locked_connection", "run"]
 
@@ -52,6 +61,10 @@ MAX_RESULT_BYTES = 32 * 2**20
 # Above DuckDB's memory_limit: Arrow input batches, the result and DuckDB's allocations outside its pool.
 MEMORY_MARGIN_BYTES = 256 * 2**20
 _REPLY_SLACK_BYTES = 2**20  # header and IPC framing around a result of at most max_result_bytes
+_RESULT_BATCH_ROWS = 8192  # rows per fetched result batch: the byte budget is checked between batches
+# Below the api-server's priority: on a busy machine a heavy query takes the CPU the server does not need,
+# and the server still answers (/health within 100 ms while DuckDB's threads run on every core).
+_NICENESS = 10
 _CHILD_GRACE_SECONDS = 5.0  # a child whose parent is gone ends itself this long after the deadline
 # The only variables the child inherits (no Airflow settings, secrets or connection URLs): the basics and
 # what pyarrow's S3 filesystem may need to find its credentials (AWS_*, ~/.aws under HOME).
@@ -109,20 +122,29 @@ class SandboxError(Exception):
         self.message = message
 
 
-def locked_connection(limits: QueryLimits | None = None) -> duckdb.DuckDBPyConnection:
+def locked_connection(
+    limits: QueryLimits | None = None,
+    allowed_paths: Sequence[str] = (),
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB that cannot reach files, the network, extensions or its own settings.
 
     With ``limits``, also its memory limit, thread count and no temporary files (nothing spills to disk);
-    they must be set before the configuration is locked.
+    ``allowed_paths``: the only files it may read (the Parquet files of the query's tables). All are set
+    before the configuration is locked. ``connection``: a fresh one opened ahead (a spare child's), which
+    has run nothing of a user's.
     """
     statements: list[str] = []
+    if allowed_paths:
+        quoted = ", ".join("'" + path.replace("'", "''") + "'" for path in allowed_paths)
+        statements.append(f"SET allowed_paths = [{quoted}]")
     if limits is not None:  # before the lock-down: with external access off, temp_directory is fixed
         statements += [
             f"SET memory_limit = '{limits.memory_bytes}B'",
             f"SET threads = {limits.threads}",
             "SET temp_directory = ''",
         ]
-    connection = duckdb.connect(":memory:")
+    connection = connection or duckdb.connect(":memory:")
     try:
         for statement in [*statements, *LOCKDOWN, "SET lock_configuration = true"]:
             connection.execute(statement)
@@ -158,32 +180,34 @@ def run(
         "max_result_bytes": max_result_bytes,
         "timeout_seconds": timeout_seconds,
         "tables": [],
+        "streams": 0,
     }
     feeds: list[_Feed] = []
     child_ends: list[int] = []
-    process = None
+    child = None
     try:
         for name, data in tables.items():
+            files = _local_parquet_files(data)
+            if files is not None:
+                job["tables"].append((name, "parquet", files, uses.get(name, 1)))
+                continue
+            data = getattr(data, "dataset", data)  # ParquetFiles elsewhere: its pyarrow dataset
             dataset = _pickled_dataset(data)
             if dataset is not None:
                 job["tables"].append((name, "dataset", dataset, uses.get(name, 1)))
                 continue
             read_end, write_end = os.pipe()
+            job["tables"].append((name, "stream", len(child_ends), uses.get(name, 1)))
             child_ends.append(read_end)
             feeds.append(_Feed(name, write_end, _reader(data)))
-            job["tables"].append((name, "stream", read_end, uses.get(name, 1)))
-        process = subprocess.Popen(
-            [sys.executable, "-I", os.path.abspath(__file__)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=child_ends,
-            env=_child_env(),
-            cwd="/",
-        )
+        job["streams"] = len(child_ends)
+        child = _take_child()
+        if child_ends:
+            socket.send_fds(child.sock, [b"\0"], child_ends)
         for fd in child_ends:
             os.close(fd)
         child_ends.clear()
+        process = child.process
         feeds.append(_Feed("job", process.stdin, pickle.dumps(job)))
         for feed in feeds:
             feed.start()
@@ -191,18 +215,92 @@ def run(
     finally:
         for fd in child_ends:
             os.close(fd)
-        if process is not None:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            for stream in (process.stdout, process.stderr):
-                if stream is not None:
-                    stream.close()
+        if child is not None:
+            child.close()
+            _start_spare()
     for feed in feeds:
         if feed.error is not None:  # whatever the child answered, it did not see the whole table
             log.warning("Could not read table %s for a query", feed.table, exc_info=feed.error)
             raise SandboxError("failed", f"Could not read {feed.table}: {feed.error}")
     return _result(reply, errors, process.returncode)
+
+
+class _Child:
+    """A started query process: it imports DuckDB and pyarrow, then waits for its job on stdin and for
+    the read ends of its table pipes on a Unix socket (``socket.send_fds``)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.owner = os.getpid()
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", os.path.abspath(__file__), str(theirs.fileno())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=[theirs.fileno()],
+                env=env,
+                cwd="/",
+            )
+        except BaseException:
+            self.sock.close()
+            raise
+        finally:
+            theirs.close()
+
+    def usable(self, env: dict[str, str]) -> bool:
+        return self.owner == os.getpid() and self.env == env and self.process.poll() is None
+
+    def close(self) -> None:
+        """Kill the process if it still runs and wait for it (also a spare never used)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+        self.sock.close()
+
+
+_spare_lock = threading.Lock()
+_spare: _Child | None = None
+
+
+def _take_child() -> _Child:
+    """The spare child if it still fits (same environment, alive, started by this process), else a new one."""
+    global _spare
+    env = _child_env()
+    with _spare_lock:
+        child, _spare = _spare, None
+    if child is not None and child.usable(env):
+        return child
+    if child is not None and child.owner == os.getpid():
+        child.close()
+    return _Child(env)
+
+
+def _start_spare() -> None:
+    """Start the spare child for the next query, unless one waits already."""
+    global _spare
+    with _spare_lock:
+        if _spare is not None and _spare.owner == os.getpid():
+            return
+        try:
+            _spare = _Child(_child_env())
+        except OSError:
+            log.warning("Could not start a spare query process", exc_info=True)
+            _spare = None
+
+
+@atexit.register
+def _stop_spare() -> None:
+    global _spare
+    with _spare_lock:
+        child, _spare = _spare, None
+    if child is not None and child.owner == os.getpid():
+        child.close()
 
 
 def _child_env() -> dict[str, str]:
@@ -258,6 +356,17 @@ def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         except OSError as exc:  # an I/O error of the source, not a broken pipe
             raise RuntimeError(f"could not read table data: {exc}") from exc
         yield batch
+
+
+def _local_parquet_files(data: Any) -> list[str] | None:
+    """The files of a ``ParquetFiles`` table on the local filesystem, which DuckDB reads itself."""
+    from headrace.lakehouse.sql.model import ParquetFiles  # parent only: the child never sees the class
+
+    if not isinstance(data, ParquetFiles) or not data.native:
+        return None
+    if not isinstance(data.dataset.filesystem, pafs.LocalFileSystem):
+        return None
+    return [os.path.abspath(path) for path in data.dataset.files]
 
 
 def _pickled_dataset(data: ArrowData) -> bytes | None:
@@ -328,11 +437,24 @@ def _result(reply: bytes, errors: bytes, returncode: int) -> tuple[list[tuple[st
 
 
 # ------------------------------------------------------------------------------------------- child
-def _child() -> None:
-    """Read the job from stdin, run it, answer on stdout: a 4-byte length, a JSON header, Arrow IPC."""
+def _child(sock_fd: int) -> None:
+    """Wait for the job on stdin (and its table pipes on ``sock_fd``), run it, answer on stdout: a 4-byte
+    length, a JSON header, Arrow IPC."""
     reply_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints go to stderr, never into the reply
-    job = pickle.load(sys.stdin.buffer)
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
+        os.nice(_NICENESS)
+    # DuckDB's first connection and query in a process cost 20-100 ms: a spare pays them while it waits
+    connection = duckdb.connect(":memory:")
+    connection.execute("SELECT 1").fetchall()
+    try:
+        job = pickle.load(sys.stdin.buffer)
+    except EOFError:  # a spare whose parent closed it (or ended) without a job
+        os._exit(0)
+    streams: list[int] = []
+    if job["streams"]:
+        with socket.socket(fileno=sock_fd) as sock:
+            _, streams, _, _ = socket.recv_fds(sock, 1, job["streams"])
     timer = threading.Timer(job["timeout_seconds"] + _CHILD_GRACE_SECONDS, os._exit, args=(124,))
     timer.daemon = True
     timer.start()
@@ -342,7 +464,7 @@ def _child() -> None:
     pa.set_io_thread_count(threads)
     table = None
     try:
-        header, table = _execute(job, QueryLimits(f"{memory_bytes}B", threads))
+        header, table = _execute(job, QueryLimits(f"{memory_bytes}B", threads), streams, connection)
     except (MemoryError, duckdb.OutOfMemoryException) as exc:  # pyarrow's ArrowMemoryError is a MemoryError
         header = {"status": "memory", "message": f"Out of Memory Error: {exc}"}
     except Exception as exc:
@@ -370,13 +492,19 @@ def _limit_memory(extra_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (used + extra_bytes, used + extra_bytes))
 
 
-def _execute(job: dict[str, Any], limits: QueryLimits) -> tuple[dict[str, Any], pa.Table | None]:
-    connection = locked_connection(limits)
+def _execute(
+    job: dict[str, Any], limits: QueryLimits, streams: Sequence[int], connection: duckdb.DuckDBPyConnection
+) -> tuple[dict[str, Any], pa.Table | None]:
+    files = [path for _, kind, source, _ in job["tables"] if kind == "parquet" for path in source]
+    connection = locked_connection(limits, allowed_paths=files, connection=connection)
     for name, kind, source, uses in job["tables"]:
+        if kind == "parquet":
+            connection.read_parquet(source).create_view(name)
+            continue
         if kind == "dataset":
             data = pickle.loads(source)
         else:
-            data = pa.ipc.open_stream(os.fdopen(source, "rb"))
+            data = pa.ipc.open_stream(os.fdopen(streams[source], "rb"))
             if uses > 1:
                 data = data.read_all()  # a stream can be scanned once; the query scans this table again
         connection.register(name, data)
@@ -387,16 +515,24 @@ def _execute(job: dict[str, Any], limits: QueryLimits) -> tuple[dict[str, Any], 
         # names and types of the query itself: LIMIT on top would rename duplicate columns (a, a -> a, a_1)
         columns = [[name, str(kind)] for name, kind in zip(relation.columns, relation.types, strict=True)]
         limit = job["limit"]
-        table = (relation if limit is None else relation.limit(limit + 1)).to_arrow_table()
+        # streamed: DuckDB stops at limit + 1 rows, and we at the byte budget, whichever comes first
+        reader = (relation if limit is None else relation.limit(limit + 1)).to_arrow_reader(
+            _RESULT_BATCH_ROWS
+        )
+        batches, size = [], 0
+        for batch in reader:
+            size += batch.nbytes
+            if size > job["max_result_bytes"]:
+                return {"status": "result_too_large", "message": f"more than {size} bytes"}, None
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=reader.schema)
     except duckdb.OutOfMemoryException as exc:
         return {"status": "memory", "message": str(exc)}, None
     except duckdb.Error as exc:
         return {"status": "failed", "message": str(exc)}, None
-    if table.nbytes > job["max_result_bytes"]:
-        return {"status": "result_too_large", "message": f"{table.nbytes} bytes"}, None
     return {"status": "ok", "columns": columns}, table
 
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        _child()
+        _child(int(sys.argv[1]))

@@ -71,6 +71,7 @@ function setUpUpload() {
         const row = el("tr", { class: "uploaded" }, el("td", {}, f.fileName), el("td", {}, bytes(f.size)), el("td", {}, el("code", {}, f.s3Path)),
           el("td", {}, f.replaced ? "replaced" : "stored"));
         /* --- ingest link (begin) */
+        row.lastChild.append(" ", el("a", { class: "ingest", href: `${UI}/ingestion?${new URLSearchParams({ file: f.s3Path })}#start` }, "Ingest…"));
         /* --- ingest link (end) */
         tbody.append(row);
       }
@@ -100,6 +101,32 @@ async function table() {
   } catch (error) {
     notice(error.message);
   }
+  await snapshots(catalog, schema, name);
+}
+
+/* GET .../snapshots (newest first): each Headrace write names its job, linked to the Ingestion jobs page. */
+async function snapshots(catalog, schema, name) {
+  const tbody = document.querySelector("#snapshots tbody");
+  const note = document.getElementById("snapshots-note");
+  let history;
+  try {
+    history = await api(`/catalog/${enc(catalog)}/schema/${enc(schema)}/table/${enc(name)}/snapshots?limit=100`);
+  } catch (error) {
+    rows(tbody, [], null, `Not available: ${error.message}`);
+    return;
+  }
+  const count = (n) => (n == null ? "–" : n.toLocaleString());
+  rows(tbody, history.snapshots, (s) => el("tr", { "data-version": s.version, class: s.version === history.current_version ? "current" : "" },
+    el("td", {}, el("code", {}, s.version), s.version === history.current_version ? el("span", { class: "muted" }, " current") : ""),
+    el("td", {}, when(s.committed_at)),
+    el("td", {}, s.operation, s.write_mode && !s.operation.includes(s.write_mode) ? el("span", { class: "muted" }, ` (job: ${s.write_mode})`) : ""),
+    el("td", {}, count(s.rows_added)), el("td", {}, count(s.rows_deleted)),
+    el("td", {}, s.job_id ? el("a", { href: `${UI}/ingestion?job_id=${enc(s.job_id)}`, class: "job-link" }, el("code", {}, s.job_id))
+      : el("span", { class: "muted" }, "not a Headrace job"))),
+    "no snapshots yet");
+  note.textContent = (history.truncated ? "The newest 100 are shown. " : "") +
+    "Snapshots a format has expired or cleaned up are no longer listed.";
+  tbody.closest("section").dataset.ready = "true";
 }
 
 if (body.dataset.table) table(); else lakehouse();

@@ -9,6 +9,7 @@ from headrace.api.datamodels.workflows import (
     CurrentStep,
     ExecutionPlan,
     Progress,
+    RunError,
     StepView,
     Workflow,
     WorkflowCancelled,
@@ -62,6 +63,7 @@ def get(workflow_id: str) -> Workflow:
         ),
         execution_plan=ExecutionPlan(steps=steps),
         metrics=run_metrics(view),
+        error=RunError.of(view),
     )
 
 
