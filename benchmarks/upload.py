@@ -2,8 +2,9 @@
 
 Everything runs on loopback: a moto S3 server (its own process; ``--moto-in-process``: this one),
 a real Airflow deployment with Headrace (api-server, scheduler and dag-processor from
-``tests/e2e/cluster.py``) whose storage connection points at that moto server, and a generated CSV file (100 MiB by default). Each side gets
-one warm-up upload and then ``--repeat`` (>= 5) timed uploads, interleaved (API, boto3, API, ...):
+``tests/e2e/cluster.py``) whose storage connection points at that moto server, and a generated CSV
+file (100 MiB by default). Each side gets one warm-up upload and then ``--repeat`` (>= 5) timed
+uploads, interleaved (API, boto3, API, ...):
 
 * API: ``POST /upload`` (multipart ``bucket=bench``, then ``file``: with the fields first the file is
   streamed into a multipart upload as it arrives) read from disk as it is sent, with a known

@@ -41,8 +41,8 @@ TRANSFER_CONFIG = TransferConfig(
 TRANSFER_CONFIG.max_in_memory_upload_chunks = 2
 # Streamed writes (ObjectStore.writer, used by uploads): parts of PART_SIZE, at most PARTS_IN_FLIGHT
 # being sent while the next one fills, so memory stays below (PARTS_IN_FLIGHT + 1) * PART_SIZE.
-# Measured against moto (100 MiB): 8 MiB x 2 grew 20-26 MiB, 6 MiB x 2 14-18 MiB in the same time,
-# 6 MiB x 3 24 MiB and no faster; in the api-server 8 MiB x 2 peaked at 34 MiB (goal < 32).
+# benchmarks/upload.py (100 MiB, quiet machine): 6 MiB x 2 gave 0.78x boto3 and 21 MiB of growth,
+# 5 MiB x 3 (S3's smallest part size) 0.82x and 27 MiB; 8 MiB x 2 peaked at 34 MiB (goal < 32).
 PART_SIZE = 5 * MIB
 PARTS_IN_FLIGHT = 3
 _DELETE_BATCH = 1000
