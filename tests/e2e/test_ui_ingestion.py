@@ -20,9 +20,8 @@ import requests
 pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.ui_browser import click, go, login, open_headrace, severe, shot, text
+from tests.e2e.ui_browser import click, go, login, open_headrace, severe, shot, text, waiting
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "headrace_ingestion"
@@ -116,11 +115,11 @@ def test_ingestion_page_form_and_dag_run_tab(airflow_cluster, browser, tmp_path)
     job_id = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#validation-state a.started"))[0].text
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, _row(job_id) + ".fresh")))
     assert f"{catalog}.sales.{table}" in text(driver, _row(job_id))
-    WebDriverWait(driver, RUN).until(lambda d: _status(d, job_id) == "completed")
+    waiting(driver, RUN).until(lambda d: _status(d, job_id) == "completed")
     assert text(driver, _row(job_id) + " td.rows") == "3"
     api_job = _job(cluster, admin, job_id)
     assert api_job["status"] == "completed" and api_job["rows_written"] == 3
-    shot(driver, tmp_path, "ingestion-jobs")
+    shot(driver, tmp_path, "ingestion-jobs", publish=True)
     console += severe(driver)
 
     # The job links to its DagRun in Airflow's own UI, opened in the top window.

@@ -139,7 +139,7 @@ def test_monitoring_page_is_live_from_the_event_stream(airflow_cluster, browser,
     assert "succeeded" in text(driver, f"#mon-subjobs tr[data-subjob='{sub1}']")
     assert "31.0 s" in text(driver, f"#mon-jobs tr[data-job='{job1}']")  # ended - started
     assert driver.execute_script("return window.headraceTestMarker") == "same page"
-    shot(driver, tmp_path, "monitoring-live")
+    shot(driver, tmp_path, "monitoring-live", publish=True)
 
     # The status filter, across sites.
     _select(driver, "site", "")

@@ -5,6 +5,7 @@ every browser test shares. Import only from a test module that is skipped withou
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,7 +59,7 @@ def login(driver, cluster, username: str) -> None:
     """Through Airflow's own login form, then until its navigation shows the Headrace entry."""
     driver.delete_all_cookies()
     driver.get(f"{cluster.url}/auth/login")
-    wait = WebDriverWait(driver, WAIT)
+    wait = waiting(driver)
     wait.until(ec.visibility_of_element_located((By.NAME, "username"))).send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(cluster.passwords[username])
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -66,9 +67,15 @@ def login(driver, cluster, username: str) -> None:
     driver.get_log("browser")  # what the login page logged before there was a session is not ours
 
 
+def waiting(driver, seconds: float = WAIT) -> WebDriverWait:
+    """A wait that reads an element again when a redraw replaced it: the pages redraw their tables on
+    every poll and stream event, so any element found a moment ago may be stale by the next call."""
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def open_headrace(driver) -> WebDriverWait:
     """Click "Headrace" in Airflow's navigation and work inside the page it embeds."""
-    wait = WebDriverWait(driver, WAIT)
+    wait = waiting(driver)
     driver.switch_to.default_content()
     driver.find_element(By.CSS_SELECTOR, HEADRACE_NAV).click()
     wait.until(ec.url_contains("/plugin/headrace"))
@@ -86,11 +93,18 @@ def go(driver, wait: WebDriverWait, nav: str) -> None:
     )
 
 
-def shot(driver, folder: Path, name: str) -> Path:
-    driver.switch_to.default_content()  # the whole Airflow page, with the embedded one
+def shot(driver, folder: Path, name: str, publish: bool = False) -> Path:
+    """A screenshot of the whole Airflow page, with the embedded one, into ``folder``. The ones marked
+    ``publish`` are also copied to ``$HEADRACE_UI_SCREENSHOTS/ui-<name>.png`` when that is set (how the
+    pictures in docs/images/ are made)."""
+    driver.switch_to.default_content()
     path = folder / f"{name}.png"
     driver.save_screenshot(str(path))
     driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe[title='Headrace']"))
+    target = os.environ.get("HEADRACE_UI_SCREENSHOTS")
+    if publish and target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / f"ui-{name}.png")
     return path
 
 
@@ -101,10 +115,9 @@ def click(driver, css: str) -> None:
         d.find_element(By.CSS_SELECTOR, css).click()
         return True
 
-    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(clicked)
+    waiting(driver).until(clicked)
 
 
 def text(driver, css: str) -> str:
     """The element's text; the pages redraw their tables on every poll, so a stale element is read again."""
-    wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
-    return wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).text)
+    return waiting(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, css).text)

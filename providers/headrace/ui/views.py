@@ -24,7 +24,7 @@ URL_PREFIX = registry.ROOT + "/ui"  # below /headrace, beside the API's /headrac
 # spends 30 of the default 100 requests per 15 minutes of a namespace (see docs/ui.md).
 POLL_SECONDS = 30
 
-# The pages of the navigation: (endpoint, title); the ones in UNAVAILABLE show a "not available" panel.
+# The pages of the navigation: (endpoint, title).
 PAGES = (
     ("overview", "Overview"),
     ("lakehouse", "Lakehouse"),
@@ -33,11 +33,6 @@ PAGES = (
     ("monitoring", "Monitoring"),
     ("workflows", "Workflows and pipelines"),
 )
-# page -> what it will show, for a page whose capability is not built: it shows a "not available" panel.
-UNAVAILABLE: dict[str, str] = {
-    # --- monitoring page: remove this line's entry when built
-    # --- workflows page: remove this line's entry when built
-}
 
 
 def _allowed(principal: Principal, method: str, rule: str) -> bool:
@@ -63,9 +58,6 @@ def _nav() -> list[tuple[str, str, str]]:
 
 def _render(page: str, template: str, script: str | None = None, **context: Any) -> ResponseReturnValue:
     """The page's template, with what every page needs; ``script`` (default ``<page>.js``) fills it."""
-    if page in UNAVAILABLE:
-        template, script = "headrace/unavailable.html", ""
-        context = {"title": dict(PAGES)[page], "capability": UNAVAILABLE[page]}
     common = {"nav": _nav(), "page": page, "page_title": dict(PAGES)[page]}
     principal = _principal()
     if principal is None:
