@@ -14,8 +14,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,17 +22,10 @@ import psutil
 import pytest
 import requests
 
-from tests.conftest import REPO
+from tests.e2e.deployment import free_port, listening, run_sh
 
 pytestmark = pytest.mark.e2e
-STARTUP_SECONDS = 420  # a loaded 2-core machine needs minutes; an idle one about one
 STOP_SECONDS = 45  # the script's own budget: 20 s graceful, then SIGKILL
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -52,11 +43,6 @@ def _held(port: int) -> Iterator[None]:
         sock.close()
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _members(session: int, home: Path) -> list[psutil.Process]:
     """Processes of the session standalone started (its descendants), or with this AIRFLOW_HOME."""
     found = []
@@ -72,66 +58,39 @@ def _members(session: int, home: Path) -> list[psutil.Process]:
 
 def test_sigterm_stops_the_deployment_with_status_0_and_leaves_nothing(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    api_port, worker_log_port = _free_port(), _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env.update(
-        {
-            "VENV": str(Path(sys.executable).parent.parent),
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__API__PORT": str(api_port),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port),  # set: used as is
-        }
-    )
-    log = tmp_path / "run.log"
-    with _held(8794), log.open("wb") as out:
-        script = subprocess.Popen(
-            [str(REPO / "scripts" / "run.sh")],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    api_port, worker_log_port = free_port(), free_port()
+    worker_log = {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port)}  # set: used as is
+    with _held(8794), run_sh(home, tmp_path / "run.log", port=api_port, env=worker_log) as deployment:
+        script, text = deployment.process, deployment.banner
+        health = requests.get(f"http://127.0.0.1:{api_port}/api/v2/monitor/health", timeout=30)
+        assert health.status_code == 200, health.text
+
+        ports = re.search(r"Log servers:\s+ports (\d+) \(tasks\), (\d+) \(triggerer\)", text)
+        assert ports, text[-3000:]
+        assert int(ports[1]) == worker_log_port
+        trigger_log_port = int(ports[2])
+        assert trigger_log_port != 8794  # the default was taken: another one, said in the banner
+        assert "Expected warnings" in text and "looks like production" in text
+        standalone = next(
+            c for c in psutil.Process(script.pid).children() if "standalone" in " ".join(c.cmdline())
         )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while "Stop with Ctrl-C" not in (text := log.read_text(errors="replace")):
-                assert script.poll() is None, (
-                    f"scripts/run.sh exited with {script.returncode}:\n{text[-4000:]}"
-                )
-                assert time.monotonic() < deadline, f"no banner within {STARTUP_SECONDS} s:\n{text[-4000:]}"
-                time.sleep(1)
-            health = requests.get(f"http://127.0.0.1:{api_port}/api/v2/monitor/health", timeout=30)
-            assert health.status_code == 200, health.text
+        session = os.getsid(standalone.pid)
+        assert session != os.getsid(script.pid)  # its own session: Ctrl-C reaches only the script
+        deadline = time.monotonic() + 120
+        while not listening(trigger_log_port):  # the triggerer's log server really uses it
+            assert time.monotonic() < deadline, f"nothing listens on {trigger_log_port}"
+            time.sleep(1)
+        assert len(_members(session, home)) >= 5  # standalone, scheduler, api-server, ...
 
-            ports = re.search(r"Log servers:\s+ports (\d+) \(tasks\), (\d+) \(triggerer\)", text)
-            assert ports, text[-3000:]
-            assert int(ports[1]) == worker_log_port
-            trigger_log_port = int(ports[2])
-            assert trigger_log_port != 8794  # the default was taken: another one, said in the banner
-            assert "Expected warnings" in text and "looks like production" in text
-            standalone = next(
-                c for c in psutil.Process(script.pid).children() if "standalone" in " ".join(c.cmdline())
-            )
-            session = os.getsid(standalone.pid)
-            assert session != os.getsid(script.pid)  # its own session: Ctrl-C reaches only the script
-            deadline = time.monotonic() + 120
-            while not _listening(trigger_log_port):  # the triggerer's log server really uses it
-                assert time.monotonic() < deadline, f"nothing listens on {trigger_log_port}"
-                time.sleep(1)
-            assert len(_members(session, home)) >= 5  # standalone, scheduler, api-server, ...
+        stopped_at = time.monotonic()
+        script.send_signal(signal.SIGTERM)
+        status = script.wait(timeout=STOP_SECONDS + 15)
+        seconds = time.monotonic() - stopped_at
 
-            stopped_at = time.monotonic()
-            script.send_signal(signal.SIGTERM)
-            status = script.wait(timeout=STOP_SECONDS + 15)
-            seconds = time.monotonic() - stopped_at
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(script.pid, signal.SIGKILL)  # only if the test failed before the stop
-
-    text = log.read_text(errors="replace")
+    text = deployment.log.read_text(errors="replace")
     assert status == 0, text[-3000:]
     assert seconds < STOP_SECONDS, f"took {seconds:.0f} s to stop"
     assert "Stopped." in text
     left = _members(session, home)
     assert not left, [(p.pid, p.name()) for p in left]
-    assert not _listening(api_port) and not _listening(worker_log_port)
+    assert not listening(api_port) and not listening(worker_log_port)

@@ -16,18 +16,15 @@ import contextlib
 import fcntl
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
+from tests.e2e.deployment import Deployment, end_group, free_port, listening, run_sh
 from tests.readme_blocks import Block, blocks, missing_output
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -37,39 +34,14 @@ README_PORTS = (8000, 8001)
 BLOCK_TIMEOUT = 300.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _end_group(process: subprocess.Popen, grace: float = 30.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=grace)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-
-
-@dataclass(frozen=True)
-class Deployment:
-    home: Path
-    port: int
-    banner: str
-
-
 @pytest.fixture(scope="module")
 def walk_lock() -> Iterator[None]:
     """One README walk per host at a time: it uses the README's fixed ports 8000 and 8001."""
     with open("/tmp/headrace-readme-walk.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for port in README_PORTS:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    pytest.fail(f"port {port}, which the README's walk uses, is taken on this host")
+            if listening(port):
+                pytest.fail(f"port {port}, which the README's walk uses, is taken on this host")
         yield
 
 
@@ -77,39 +49,13 @@ def walk_lock() -> Iterator[None]:
 def deployment(walk_lock, tmp_path_factory) -> Iterator[Deployment]:
     """``scripts/run.sh`` (what ``make run`` runs after installing), stopped as a whole afterwards."""
     home = tmp_path_factory.mktemp("readme-home")
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env.update(
-        {
-            "VENV": str(Path(sys.executable).parent.parent),
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-            "AIRFLOW__HEADRACE__JOB_BINARY_URL_ALLOWLIST": "https://,http://127.0.0.1:8001/",
-        }
-    )
-    log = home.parent / "run.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(REPO / "scripts" / "run.sh")],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 600  # a loaded 2-core host needs minutes
-        while "Stop with Ctrl-C" not in (text := log.read_text(errors="replace")):
-            if process.poll() is not None:
-                pytest.fail(f"scripts/run.sh exited with {process.returncode}:\n{text[-4000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"scripts/run.sh printed no banner within 600 s:\n{text[-4000:]}")
-            time.sleep(1)
-        yield Deployment(home=home, port=port, banner=text)
-    finally:
-        _end_group(process)
+    env = {
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__HEADRACE__JOB_BINARY_URL_ALLOWLIST": "https://,http://127.0.0.1:8001/",
+    }
+    with run_sh(home, home.parent / "run.log", env=env) as started:
+        yield started
 
 
 class Session:
@@ -168,7 +114,7 @@ class Session:
         if self.process.stdin:
             with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
-        _end_group(self.process, grace=15)  # background jobs of the blocks are in its process group
+        end_group(self.process, grace=15)  # background jobs of the blocks are in its process group
 
 
 @pytest.fixture(scope="module")

@@ -257,10 +257,14 @@ def _view(lakehouse: Lakehouse, ref: TableRef, name: str) -> dict[str, Any]:
 
     try:
         catalog = lakehouse.open(ref.catalog)
-        if ref.table not in catalog.list_tables(ref.schema):
-            raise TableNotFound(f"Table {ref} not found")
+        tables = catalog.list_tables(ref.schema)
     except (LakehouseError, ValueError) as exc:
-        raise TableNotFound(f"Table {ref} not found: {exc}") from exc
+        # the lakehouse's own message (LakehouseError, InvalidName), as the Arrow engine's resolver says
+        # it: never the text of an exception from the catalog database
+        reason = getattr(exc, "message", None) or exc
+        raise TableNotFound(f"Table {ref} not found: {reason}") from exc
+    if ref.table not in tables:
+        raise TableNotFound(f"Table {ref} not found")
     files = table_files(catalog, ref.schema, ref.table)
     if files.has_deletes:
         raise IngestionFailed(f"Table {ref} has delete files, which the spark engine cannot apply")

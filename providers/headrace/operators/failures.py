@@ -5,6 +5,10 @@ without retry; the reason is pushed to XCom first, under a key the REST API read
 why (``headrace.ingestion.results.ERROR_XCOM_KEY``, ``headrace.ingestion.transform.ERROR_XCOM_KEY``,
 ``headrace.lakehouse.checks.REPORT_XCOM_KEY``). A new operator calls :func:`fail_task` in its
 ``except`` block with its own key (defined beside the result it reports, not in the operator).
+
+``execute`` called outside an Airflow task (a test, a script) gets a context without a task
+instance: there is no XCom then, so :func:`push_xcom` (and :func:`fail_task`) skip the push and the
+task's error and return value carry everything.
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from typing import Any, NoReturn
 
 from airflow.sdk.exceptions import AirflowFailException
 
-__all__ = ["fail_task"]
+__all__ = ["fail_task", "push_xcom"]
+
+
+def push_xcom(context: Any, key: str, value: Any) -> None:
+    """Push ``value`` to XCom under ``key`` for the context's task instance; none, no push."""
+    ti = context.get("ti")
+    if ti is not None:
+        ti.xcom_push(key=key, value=value)
 
 
 def fail_task(
@@ -23,5 +34,5 @@ def fail_task(
 
     ``message`` (default: ``str(value)``) is the task's error; ``cause`` the exception it came from.
     """
-    context["ti"].xcom_push(key=key, value=value)
+    push_xcom(context, key, value)
     raise AirflowFailException(str(value) if message is None else message) from cause

@@ -54,7 +54,8 @@ class IngestionOperator(BaseOperator):
     :param target: ``{"catalog", "schema", "table", "write_mode", ...}``
     :param source: ``{"file_paths", "file_type", "bucket_details", "file_format_properties", ...}``
     :param job_id: recorded in the table commit, so a retry never loads twice (default: the run id
-        and task id, see :func:`~headrace.operators.job_ids.default_job_id`)
+        and task id, see :func:`~headrace.operators.job_ids.default_job_id`; required when
+        ``execute`` runs outside an Airflow task, with a context that has no task instance)
     :param engine_id: an engine name (default: ``[headrace] default_engine``)
     :param batch_size: rows per batch of the Arrow engine (default: its own)
     :param lakehouse_conn_id: a ``headrace_lakehouse`` connection (default: the ``[headrace]`` config)
@@ -116,7 +117,8 @@ class IngestionOperator(BaseOperator):
                 store=get_store(),
                 s3=hook.get_settings().s3,
                 engine=engine,
-                before_commit=cancel_gate(context["ti"]),
+                # Without a task instance (execute called outside a task) no cancel can be requested.
+                before_commit=None if (ti := context.get("ti")) is None else cancel_gate(ti),
             )
         except (IngestionFailed, AirflowFailException) as exc:
             # Bad data or a bad spec fails the same way on every try: no retry, and say why.

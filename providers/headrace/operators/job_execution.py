@@ -27,7 +27,7 @@ from headrace import config
 from headrace.hooks.headrace_api import HeadraceApiError, HeadraceApiHook
 from headrace.jobs import execution
 from headrace.jobs.validation import problems, validate_submission
-from headrace.operators.failures import fail_task
+from headrace.operators.failures import fail_task, push_xcom
 from headrace.triggers.job import (
     MAX_TRANSIENT_ERRORS,
     TERMINAL_STATUSES,
@@ -56,6 +56,9 @@ class JobExecutionOperator(BaseOperator):
     Returns ``{"job_id", "status", "exit_code"}``; pushes ``job_id``, ``exit_code`` and
     ``stdout_tail`` to XCom. A job that fails or is cancelled fails the task with its error message
     (no retry: the same binary and arguments fail the same way); an unreachable API is retried.
+    Called outside an Airflow task (a context without ``ti``, e.g. in a test) it pushes no XCom and
+    returns the same dict; use ``mode="inline"`` or ``deferrable=False`` there, as no triggerer resumes
+    a deferred task.
 
     :param binary_url: URL of the executable; must match ``[headrace] job_binary_url_allowlist``
     :param binary_sha256: SHA-256 (hex) of the binary; a mismatch is never executed
@@ -167,7 +170,7 @@ class JobExecutionOperator(BaseOperator):
                 raise AirflowException(f"Job not submitted: {exc}") from exc
             self._fail(context, f"Job not submitted: {exc}")  # a refused job is refused on every try
         self._job_id = job["id"]
-        context["ti"].xcom_push(key=XCOM_JOB_ID, value=self._job_id)
+        push_xcom(context, XCOM_JOB_ID, self._job_id)
         self.log.info("Submitted job %s (%s)", self._job_id, job.get("status"))
         return self._job_id
 
@@ -227,10 +230,9 @@ class JobExecutionOperator(BaseOperator):
     # -- both ---------------------------------------------------------------------------------
 
     def _finish(self, context: Any, outcome: dict[str, Any]) -> dict[str, Any]:
-        ti = context["ti"]
-        ti.xcom_push(key=XCOM_JOB_ID, value=outcome.get("job_id"))
-        ti.xcom_push(key=XCOM_EXIT_CODE, value=outcome.get("exit_code"))
-        ti.xcom_push(key=XCOM_STDOUT_TAIL, value=outcome.get("stdout_tail", ""))
+        push_xcom(context, XCOM_JOB_ID, outcome.get("job_id"))  # no task instance, no XComs
+        push_xcom(context, XCOM_EXIT_CODE, outcome.get("exit_code"))
+        push_xcom(context, XCOM_STDOUT_TAIL, outcome.get("stdout_tail", ""))
         for name in ("stdout", "stderr"):
             if text := outcome.get(f"{name}_tail"):
                 self.log.info("Job %s (last %d characters):\n%s", name, len(text), text)
