@@ -19,7 +19,7 @@ class DeltaCatalog(FolderCatalog):
         return fs.get_file_info(path).type == pafs.FileType.Directory
 
     def _delta(self, schema: str, table: str) -> DeltaTable:
-        location = self._table_location(schema, table)
+        location = self.table_location(schema, table)
         return DeltaTable(location.uri, storage_options=location.storage_options())
 
     def read(self, schema: str, table: str) -> ds.Dataset:

@@ -20,9 +20,10 @@ class FolderCatalog(FormatCatalog, abc.ABC):
         self.location.child(schema).ensure()
 
     def drop_table(self, schema: str, table: str) -> None:
-        self._table_location(schema, table).delete()
+        self.table_location(schema, table).delete()
 
-    def _table_location(self, schema: str, table: str) -> Location:
+    def table_location(self, schema: str, table: str) -> Location:
+        """Where an existing table lives (NoSuchSchema / NoSuchTable otherwise)."""
         self._require_schema(schema)
         location = self.location.child(schema, table)
         if not self._is_table(schema, table):

@@ -22,7 +22,7 @@ class HiveCatalog(FolderCatalog):
     def _dataset(self, schema: str, table: str) -> ds.Dataset:
         """The table with the union of its files' columns: files written before a column was added
         read it as null (pyarrow alone would take the schema of the first file)."""
-        fs, path = self._table_location(schema, table).filesystem()
+        fs, path = self.table_location(schema, table).filesystem()
         found = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
         schemas = [fragment.physical_schema for fragment in found.get_fragments()]
         if len(schemas) < 2:
@@ -42,7 +42,7 @@ class HiveCatalog(FolderCatalog):
         dataset = self._dataset(schema, table)
         partition_names = set(dataset.partitioning.schema.names) if dataset.partitioning else set()
         fragments = list(dataset.get_fragments())
-        files = self._table_location(schema, table).files()
+        files = self.table_location(schema, table).files()
         return TableMetadata(
             name=table,
             schema=schema,

@@ -20,6 +20,7 @@ from pyiceberg.table.snapshots import ancestors_of
 
 from headrace.lakehouse.catalogs.base import FormatCatalog
 from headrace.lakehouse.catalogs.delta import DeltaCatalog
+from headrace.lakehouse.catalogs.folders import FolderCatalog
 from headrace.lakehouse.catalogs.iceberg import IcebergCatalog
 from headrace.lakehouse.tables import base
 from headrace.lakehouse.tables.delta import JOB_ID_KEY as DELTA_JOB_ID_KEY
@@ -61,7 +62,9 @@ def table_history(catalog: FormatCatalog, schema: str, table: str, *, limit: int
     if isinstance(catalog, IcebergCatalog):
         return _iceberg(catalog, schema, table, limit)
     # a missing schema or table raises the same NoSuchSchema / NoSuchTable as its metadata
-    fs, path = catalog._table_location(schema, table).filesystem()  # FolderCatalog's (Delta, Hive)
+    if not isinstance(catalog, FolderCatalog):
+        raise TypeError(f"no history for a {type(catalog).__name__}")
+    fs, path = catalog.table_location(schema, table).filesystem()  # Delta or Hive-style
     if isinstance(catalog, DeltaCatalog):
         return _delta(fs, path, limit)
     return _hive(HiveTable(fs, path), limit)
