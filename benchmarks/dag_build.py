@@ -6,19 +6,24 @@ then times each side from files on disk to DAG objects in memory:
 
 * Headrace: ``headrace.workflows.loader.load_folder(folder)`` (read, validate, plan, build);
 * dag-factory: ``dagfactory.load_yaml_dags(globals_dict=..., dags_folder=folder)``, the call its
-  documentation gives for a folder of YAML files.
+  documentation gives for a folder of YAML files;
+* the pure-Airflow floor: the same DAGs built directly with ``DAG(...)`` and the three operators
+  from the same parameters in memory (no files, no validation), as a hand-written DAG file with a
+  loop would, passing the four DAG settings Headrace reads once per load (see
+  ``headrace.workflows.builder.configured_defaults``) so that it is only Airflow's constructors:
+  what no loader of these DAGs can go below.
 
-Every DAG has the same three tasks on both sides, ``extract >> transform >> publish`` (a
+Every DAG has the same three tasks on every side, ``extract >> transform >> publish`` (a
 BashOperator, a PythonOperator and an EmptyOperator), the same schedule, start date, tags, flags and
 default_args (owner, retries, retry_delay, execution_timeout, priority_weight). Before timing
-anything the benchmark checks that both sides built exactly the same DAGs, tasks, operators,
+anything the benchmark checks that all sides built exactly the same DAGs, tasks, operators,
 dependencies and task arguments, and stops with an error otherwise.
 
-Each side runs in its own fresh Python process (so neither benefits from the other's imports or
+Each side runs in its own fresh Python process (so none benefits from another's imports or
 caches), with a temporary ``AIRFLOW_HOME`` and no database. Each process times its imports, then the
-two are driven in turn: one warm-up load each (also reported: the first load in a process imports the
-operator modules), then ``--repeat`` timed loads (5 by default) interleaved, Headrace then
-dag-factory, so both see the same machine load. The medians of wall clock and of process CPU time
+three are driven in turn: one warm-up load each (also reported: the first load in a process imports
+the operator modules), then ``--repeat`` timed loads (5 by default) interleaved, Headrace, dag-factory,
+the floor, so all see the same machine load. The medians of wall clock and of process CPU time
 are reported. INFO logging is disabled in both processes (dag-factory logs two lines per file).
 
 Then it times importing the workflow loader the way a DAG-parsing process does: in ``--repeat``
@@ -29,13 +34,13 @@ Headrace kind (Headrace's own operators), and the heavy modules the two pulled i
 Goals (from issue 16): Headrace builds a DAG in at most 1.0 ms, at least 5x faster than dag-factory,
 and the loader imports in under 0.5 s. The last lines are ``GOAL <name>: <measured> (goal <target>)
 MET|NOT MET``; this is a report, not a test: the exit status is 0 whenever the measurement ran, and
-non-zero only when setup failed or the two sides differ.
+non-zero only when setup failed or the sides differ.
 
 Run from the repository root (dag-factory is the ``bench`` extra; ``make bench`` installs it)::
 
     .venv/bin/python -m benchmarks.dag_build [--dags 200] [--repeat 5] [--profile]
 
-``--profile`` also prints the top 25 functions by cumulative time of one warm Headrace load.
+``--profile`` also prints the top 25 functions by cumulative time of one warm load of each side.
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "@@dag_build "  # prefix of the per-side process's answers on stdout (anything else is ignored)
-SIDES = ("headrace", "dag-factory")
+SIDES = ("headrace", "dag-factory", "airflow floor")
+FILE_SIDES = SIDES[:2]  # the floor builds from the parameters in memory
 DAG_FACTORY_VERSION = "1.1.0"
 GOAL_MS_PER_DAG = 1.0
 GOAL_RATIO = 5.0
@@ -192,7 +198,7 @@ def dag_factory_definition(w: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_definitions(root: Path, count: int) -> dict[str, Path]:
-    folders = {side: root / side for side in SIDES}
+    folders = {side: root / side for side in FILE_SIDES}
     for folder in folders.values():
         folder.mkdir()
     for i in range(count):
@@ -206,8 +212,62 @@ def write_definitions(root: Path, count: int) -> dict[str, Path]:
 # --- One side, in its own process ---------------------------------------------------------------------
 
 
-def _loader(side: str, folder: Path) -> Any:
-    """A function that loads every DAG of ``folder`` and returns ``{dag_id: DAG}``."""
+def _floor_loader(count: int) -> Any:
+    """A function that builds the ``count`` DAGs straight from their parameters: Airflow alone."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG
+
+    from headrace.workflows.builder import configured_defaults
+    from headrace.workflows.plan import import_path
+
+    python_callable = import_path(CALLABLE)
+    start = datetime.combine(START, time(), tzinfo=UTC)
+    workflows = [workflow(i) for i in range(count)]
+
+    def load() -> dict[str, Any]:
+        defaults = configured_defaults()
+        dags = {}
+        for w in workflows:
+            default_args = {
+                "owner": w["owner"],
+                "priority_weight": PRIORITY_WEIGHT,
+                "retries": w["retries"],
+                "retry_delay": timedelta(seconds=w["retry_delay"]),
+                "execution_timeout": timedelta(seconds=w["timeout"]),
+            }
+            with DAG(
+                w["id"],
+                dag_display_name=w["name"],
+                description=w["description"],
+                schedule=w["schedule"],
+                start_date=start,
+                catchup=False,
+                is_paused_upon_creation=True,
+                render_template_as_native_obj=True,
+                tags=list(TAGS),
+                default_args=default_args,
+                auto_register=False,
+                **defaults,
+            ) as dag:
+                extract = BashOperator(task_id="extract", bash_command=w["bash_command"])
+                transform = PythonOperator(
+                    task_id="transform", python_callable=python_callable, op_kwargs=dict(w["op_kwargs"])
+                )
+                extract >> transform >> EmptyOperator(task_id="publish")
+            dags[dag.dag_id] = dag
+        return dags
+
+    return load
+
+
+def _loader(side: str, folder: Path, count: int) -> Any:
+    """A function that loads every DAG of ``folder`` (the floor: ``count`` DAGs) as ``{dag_id: DAG}``."""
+    if side == "airflow floor":
+        return _floor_loader(count)
     if side == "headrace":
         from headrace.workflows.loader import load_folder
 
@@ -237,7 +297,7 @@ def _seconds(value: Any) -> float | None:
 
 
 def summarise(dags: dict[str, Any]) -> dict[str, Any]:
-    """What must be the same on both sides, as JSON-ready data."""
+    """What must be the same on every side, as JSON-ready data."""
     summary = {}
     for dag_id, dag in sorted(dags.items()):
         tasks = {}
@@ -278,14 +338,14 @@ def _answer(data: Any) -> None:
     print(MARK + json.dumps(data), flush=True)
 
 
-def serve_side(side: str, folder: Path) -> None:
+def serve_side(side: str, folder: Path, count: int) -> None:
     """The per-side process: time the imports, then answer ``load``, ``summary``, ``profile`` on stdin."""
     started = time.perf_counter()
     import airflow.sdk  # noqa: F401 - timed apart: what both sides need first
 
     airflow_import = time.perf_counter() - started
     started = time.perf_counter()
-    load = _loader(side, folder)
+    load = _loader(side, folder, count)
     side_import = time.perf_counter() - started
     logging.disable(logging.INFO)
     _answer({"airflow_import": airflow_import, "side_import": side_import})
@@ -344,11 +404,12 @@ def child_environment(root: Path) -> dict[str, str]:
 class Side:
     """One side's own Python process, driven over stdin/stdout."""
 
-    def __init__(self, side: str, folder: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, side: str, folder: Path, count: int, env: dict[str, str], log: Path) -> None:
         self.side = side
         self.log = log
         self.loads: list[dict[str, float]] = []
         command = [sys.executable, "-m", "benchmarks.dag_build", "--side", side, "--folder", str(folder)]
+        command += ["--dags", str(count)]
         self._stderr = log.open("w")
         started = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -398,7 +459,7 @@ class Side:
 
 
 def compare(expected_count: int, summaries: dict[str, dict[str, Any]]) -> None:
-    """Both sides built ``expected_count`` DAGs of three tasks each, and the same ones; raise otherwise."""
+    """Every side built ``expected_count`` DAGs of three tasks each, and the same ones; raise otherwise."""
     problems = []
     for side, summary in summaries.items():
         if len(summary) != expected_count:
@@ -406,16 +467,20 @@ def compare(expected_count: int, summaries: dict[str, dict[str, Any]]) -> None:
         wrong = [dag_id for dag_id, dag in summary.items() if len(dag["tasks"]) != 3]
         if wrong:
             problems.append(f"{side}: {len(wrong)} DAG(s) without exactly 3 tasks, e.g. {wrong[0]}")
-    ours, theirs = summaries["headrace"], summaries["dag-factory"]
-    if set(ours) != set(theirs):
-        problems.append(f"different DAG ids, e.g. {sorted(set(ours) ^ set(theirs))[:3]}")
-    differing = [dag_id for dag_id in sorted(set(ours) & set(theirs)) if ours[dag_id] != theirs[dag_id]]
-    if differing:
-        a, b = ours[differing[0]], theirs[differing[0]]
-        diff = {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
-        problems.append(f"{len(differing)} DAG(s) differ; {differing[0]} (headrace, dag-factory): {diff}")
+    ours = summaries["headrace"]
+    for other in (side for side in summaries if side != "headrace"):
+        theirs = summaries[other]
+        if set(ours) != set(theirs):
+            problems.append(
+                f"different DAG ids (headrace, {other}), e.g. {sorted(set(ours) ^ set(theirs))[:3]}"
+            )
+        differing = [dag_id for dag_id in sorted(set(ours) & set(theirs)) if ours[dag_id] != theirs[dag_id]]
+        if differing:
+            a, b = ours[differing[0]], theirs[differing[0]]
+            diff = {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
+            problems.append(f"{len(differing)} DAG(s) differ; {differing[0]} (headrace, {other}): {diff}")
     if problems:
-        raise BenchmarkError("the two sides did not build the same DAGs:\n  " + "\n  ".join(problems))
+        raise BenchmarkError("the sides did not build the same DAGs:\n  " + "\n  ".join(problems))
 
 
 def _load_average() -> str:
@@ -445,7 +510,8 @@ def goal(name: str, measured: str, target: str, met: bool) -> str:
 
 def report(count: int, repeat: int, sides: dict[str, Side], imports: list[dict[str, Any]]) -> list[str]:
     print(f"Building {count} DAGs (3 tasks each) from YAML files, one process per side; timed loads")
-    print("interleaved (headrace, dag-factory, ...) after 1 warm-up each; median of the timed loads")
+    print("interleaved (headrace, dag-factory, floor, ...) after 1 warm-up each; median of the timed loads;")
+    print("the airflow floor builds the same DAGs with DAG(...) and the operators directly, from memory")
     print("-" * 100)
     runs = "".join(f"{f'run {i + 1}':>8}" for i in range(repeat))
     print(f"{'wall ms':22}{'warm-up':>8}{runs}{'median':>9}{'ms/DAG':>9}")
@@ -478,6 +544,13 @@ def report(count: int, repeat: int, sides: dict[str, Side], imports: list[dict[s
         + " ".join(f"{run['build']:.3f}" for run in imports)
         + f"; heavy modules imported by both: {', '.join(heavy) or 'none'}"
     )
+    for clock, label in (("wall", "wall"), ("cpu", "CPU")):
+        ours, floor = medians[clock]["headrace"], medians[clock]["airflow floor"]
+        over = (ours - floor) * 1000 / count
+        print(
+            f"Headrace over the pure-Airflow floor ({label}): {over:+.3f} ms per DAG "
+            f"(floor {floor * 1000 / count:.3f} ms, Headrace {ours / floor:.2f}x the floor)"
+        )
     print("-" * 100)
     lines = []
     for clock, label in (("wall", "wall"), ("cpu", "CPU")):
@@ -523,7 +596,8 @@ def run(count: int, repeat: int, profile: bool) -> list[str]:
         sides: dict[str, Side] = {}
         try:
             for name in SIDES:
-                sides[name] = Side(name, folders[name], env, root / f"{name}.log")
+                folder = folders.get(name, root)
+                sides[name] = Side(name, folder, count, env, root / f"{name.replace(' ', '-')}.log")
             for _ in range(repeat + 1):  # the first is the warm-up
                 for side in sides.values():
                     side.loads.append(side.load(count))
@@ -551,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dags < 1 or args.repeat < 1:
         parser.error("--dags and --repeat must be at least 1")
     if args.side:
-        serve_side(args.side, args.folder)
+        serve_side(args.side, args.folder, args.dags)
         return 0
 
     installed = _dag_factory_version()

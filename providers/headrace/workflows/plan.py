@@ -80,21 +80,64 @@ class DagPlan:
     filters: tuple[str, ...] = ()  # Headrace Jinja filters the tasks use (registered on the DAG)
 
 
-def plan_file(path: Path, *, templates_folder: Path | None = None) -> DagPlan:
-    """The plan of one definition file; DefinitionError with ``file:line`` problems otherwise."""
+class PlanContext:
+    """What planning reads besides the definition: the templates (shipped, then ``templates_folder``'s)
+    and ``[headrace] priority_pools``. Each is read on first use and kept, so a loader that plans a
+    whole folder reads them once per load rather than once per definition; a template file that
+    does not load fails every definition planned with this context, as it would fail each alone.
+    """
+
+    def __init__(self, templates_folder: Path | None = None) -> None:
+        self.templates_folder = templates_folder
+        self._templates: dict[str, Template] | None = None
+        self._templates_error: Exception | None = None
+        self._pools: dict[str, str | None] = {}
+
+    def templates(self) -> dict[str, Template]:
+        if self._templates_error is not None:
+            raise self._templates_error
+        if self._templates is None:
+            try:
+                self._templates = templates(self.templates_folder)
+            except Exception as exc:
+                self._templates_error = exc
+                raise
+        return self._templates
+
+    def priority_pool(self, priority: str) -> str | None:
+        if priority not in self._pools:
+            self._pools[priority] = config.priority_pool(priority)
+        return self._pools[priority]
+
+
+def plan_file(
+    path: Path, *, templates_folder: Path | None = None, context: PlanContext | None = None
+) -> DagPlan:
+    """The plan of one definition file; DefinitionError with ``file:line`` problems otherwise.
+
+    ``context`` (templates and pools, :class:`PlanContext`) is shared by a caller planning many files;
+    without it they are read from ``templates_folder`` and the configuration.
+    """
     text, data = read_text(path)
-    return plan_data(data, str(path), text=text, templates_folder=templates_folder)
+    return plan_data(data, str(path), text=text, templates_folder=templates_folder, context=context)
 
 
 def plan_data(
-    data: Any, name: str, *, text: str | None = None, templates_folder: Path | None = None
+    data: Any,
+    name: str,
+    *,
+    text: str | None = None,
+    templates_folder: Path | None = None,
+    context: PlanContext | None = None,
 ) -> DagPlan:
     """The plan of one definition given as data; ``text`` (the file's) lets problems name lines."""
     try:
         definition = WorkflowDefinition.model_validate(data)
     except ValidationError as exc:
         raise located(name, text, pydantic_issues(exc, data)) from None
-    planner = _Planner(definition, templates(templates_folder))
+    if context is None:
+        context = PlanContext(templates_folder)
+    planner = _Planner(definition, context.templates(), context)
     planner.steps(definition.steps, ("steps",), ())
     if planner.problems:
         raise located(name, text, planner.problems)
@@ -109,9 +152,12 @@ def located(name: str, text: str | None, issues: list[tuple[FieldPath, str]]) ->
 
 
 class _Planner:
-    def __init__(self, definition: WorkflowDefinition, known_templates: dict[str, Template]) -> None:
+    def __init__(
+        self, definition: WorkflowDefinition, known_templates: dict[str, Template], context: PlanContext
+    ) -> None:
         self.definition = definition
         self.templates = known_templates
+        self.context = context
         self.tasks: list[TaskPlan] = []
         self.groups: list[tuple[str, ...]] = []
         self.edges: list[tuple[str, str]] = []
@@ -120,7 +166,7 @@ class _Planner:
     def result(self, name: str, text: str | None) -> DagPlan:
         args, durations = _configuration_arguments(self.definition.configuration)
         args = {"owner": self.definition.owner, "priority_weight": self.definition.priority.weight, **args}
-        if pool := config.priority_pool(self.definition.priority.value):
+        if pool := self.context.priority_pool(self.definition.priority.value):
             args["pool"] = pool
         filters = (FILTER,) if any(uses_filter(task.arguments) for task in self.tasks) else ()
         return DagPlan(
@@ -182,13 +228,12 @@ class _Planner:
         if step.configuration is not None:
             overrides, durations = _configuration_arguments(step.configuration)
             args.update(overrides)
-        configuration = (step.configuration or Configuration()).over(self.definition.configuration)
         plan = TaskPlan(step.id, group, "", args, duration_arguments=durations, path=path)
         if isinstance(step, IngestStep):
             plan.operator = INGEST
             args["source"] = step.source.model_dump(mode="json", exclude_unset=True)
             args["target"] = step.target.model_dump(mode="json", by_alias=True, exclude_unset=True)
-            _put(args, engine_id=step.engine_id, batch_size=configuration.batch_size)
+            _put(args, engine_id=step.engine_id, batch_size=self._batch_size(step.configuration))
             if step.execute_config is not None:
                 args["execute_config"] = step.execute_config.model_dump(mode="json", exclude_unset=True)
         elif isinstance(step, TransformStep):
@@ -227,6 +272,12 @@ class _Planner:
             if not self._operator_arguments(step, path, args):
                 return None
         return plan
+
+    def _batch_size(self, own: Configuration | None) -> int | None:
+        """The step's ``batch_size``, else the definition's (``Configuration.over``, for one value)."""
+        if own is not None and own.batch_size is not None:
+            return own.batch_size
+        return self.definition.configuration.batch_size
 
     def _sql(self, value: Any, path: FieldPath) -> None:
         """Run params in SQL only where they cannot change the statement (see run_inputs)."""
