@@ -23,6 +23,12 @@ The rules:
 - ``metadata``: a shallow merge, the keys of the later events winning.
 - A subjob's unknown parent gets a ``placeholder`` row (``ON CONFLICT DO NOTHING``) that its own
   events fill in.
+
+A batch is first reduced in Python to one row per entity (:class:`_Row`, the same rules), then
+written with one upsert. On PostgreSQL that upsert is one statement whose rows come as one
+JSON document (:data:`_PG_UPSERT`, :mod:`headrace.events.bulk`; the rules spelled in SQL by
+:func:`_pg_set`, ``GREATEST``/``LEAST`` skipping NULLs like :func:`_max`/:func:`_min`); elsewhere
+(SQLite) the Core statement of :func:`_upsert`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from sqlalchemy.engine import Connection
 
 from headrace.db import dialect
 from headrace.db.models import TrackedEntity
+from headrace.events import bulk
 from headrace.events.model import TERMINAL_STATUSES, EventKind, EventStatus
 from headrace.events.records import StoredEvent
 
@@ -48,14 +55,15 @@ _IMPLIED = {
     EventKind.ERROR.value: EventStatus.FAILED.value,
     EventKind.CANCELED.value: EventStatus.CANCELED.value,
 }
+_STARTED, _RUNNING = EventKind.STARTED.value, EventStatus.RUNNING.value
 _MEASURES = ("duration_s", "cpu_user_s", "cpu_system_s", "mem_max_mb")
 _CHUNK = 500  # rows per statement (bind parameter limits of SQLite and PostgreSQL)
 
 
 def effective_status(kind: str, status: str | None) -> str | None:
     """The status an event stands for (the event's own, else the one its kind implies)."""
-    if kind == EventKind.STARTED.value:
-        return EventStatus.RUNNING.value
+    if kind == _STARTED:
+        return _RUNNING
     return status or _IMPLIED.get(kind)
 
 
@@ -102,26 +110,41 @@ class _Row:
     last_event_at: datetime | None = None
 
     def add(self, event: StoredEvent) -> None:
+        # Called once per stored event: plain attribute tests, no enum lookups (see _STARTED).
         self.placeholder = False
-        for name in ("parent_id", "app_id", "app_name", "app_version", "sub_key"):
-            if getattr(self, name) is None:
-                setattr(self, name, getattr(event, name))
+        if self.parent_id is None:
+            self.parent_id = event.parent_id
+        if self.app_id is None:
+            self.app_id = event.app_id
+        if self.app_name is None:
+            self.app_name = event.app_name
+        if self.app_version is None:
+            self.app_version = event.app_version
+        if self.sub_key is None:
+            self.sub_key = event.sub_key
         if self.job_key is None:
             self.job_key = event.business_key
-        if event.kind == EventKind.STARTED.value:
-            self.started_at = _min(self.started_at, event.at)
-        status = effective_status(event.kind, event.status)
+        at, kind = event.at, event.kind
+        if kind == _STARTED:
+            status = _RUNNING
+            if self.started_at is None or at < self.started_at:
+                self.started_at = at
+        else:
+            status = event.status or _IMPLIED.get(kind)
         if status is not None and (
-            self.status is None or _rank(status, event.at) > _rank(self.status, self.status_at)
+            self.status is None or _rank(status, at) > _rank(self.status, self.status_at)
         ):
-            self.status, self.status_at = status, event.at
-        for name in _MEASURES:
-            value = event.metrics.get(name)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                self.measures[name] = _max(self.measures[name], float(value))
+            self.status, self.status_at = status, at
+        if event.metrics:
+            measures = self.measures
+            for name in _MEASURES:
+                value = event.metrics.get(name)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    measures[name] = _max(measures[name], float(value))
         if event.metadata:
-            self.metadata.append((event.at, event.id, event.metadata))
-        self.last_event_at = _max(self.last_event_at, event.at)
+            self.metadata.append((at, event.id, event.metadata))
+        if self.last_event_at is None or at > self.last_event_at:
+            self.last_event_at = at
 
     def values(self, now: datetime) -> dict[str, Any]:
         merged: dict[str, Any] = {}
@@ -142,7 +165,7 @@ class _Row:
             "started_at": self.started_at,
             "ended_at": self.status_at if self.status in _TERMINAL else None,
             **self.measures,
-            "entity_metadata": merged,
+            "metadata": merged,  # the column (the ORM attribute is entity_metadata)
             "placeholder": self.placeholder,
             "last_event_at": self.last_event_at,
             "inserted_at": now,
@@ -217,12 +240,74 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
         index_elements=["site_id", "entity_type", "entity_id"], set_=update
     ).returning(table.c.entity_id)
     for start in range(0, len(rows), _CHUNK):
-        connection.execute(stmt, _columns(rows[start : start + _CHUNK])).all()
+        connection.execute(stmt, rows[start : start + _CHUNK]).all()
 
 
-def _columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # The ORM attribute ``entity_metadata`` is the column ``metadata``.
-    return [{("metadata" if k == "entity_metadata" else k): v for k, v in row.items()} for row in rows]
+# PostgreSQL (:mod:`headrace.events.bulk`): the batch's rows as one JSON document.
+_PG_COLUMNS = (
+    ("site_id", "text"),
+    ("entity_type", "text"),
+    ("entity_id", "text"),
+    ("parent_id", "text"),
+    ("app_id", "text"),
+    ("app_name", "text"),
+    ("app_version", "text"),
+    ("job_key", "text"),
+    ("sub_key", "text"),
+    ("status", "text"),
+    ("status_at", "timestamptz"),
+    ("started_at", "timestamptz"),
+    ("ended_at", "timestamptz"),
+    *((name, "float8") for name in _MEASURES),
+    ("metadata", "json"),
+    ("placeholder", "boolean"),
+    ("last_event_at", "timestamptz"),
+    ("inserted_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+)
+_PG_STATUSES = ", ".join(f"'{status}'" for status in sorted(_TERMINAL))  # constants, never input
+
+
+def _pg_set(new: str, old: str) -> str:
+    """The ``DO UPDATE SET`` of :func:`_upsert` in PostgreSQL's SQL (``new``: excluded, ``old``: the row)."""
+
+    def terminal(row: str) -> str:
+        return f"({row}.status IN ({_PG_STATUSES}))"
+
+    new_wins = (
+        f"({new}.status IS NOT NULL AND ({old}.status IS NULL"
+        f" OR ({terminal(new)} AND NOT {terminal(old)})"
+        f" OR ({terminal(new)} = {terminal(old)} AND ({new}.status_at > {old}.status_at"
+        f" OR ({new}.status_at = {old}.status_at AND {new}.status > {old}.status)))))"
+    )
+    newer_meta = f"({old}.last_event_at IS NULL OR {new}.last_event_at >= {old}.last_event_at)"
+    first = ("parent_id", "app_id", "app_name", "app_version", "job_key", "sub_key")
+    return ", ".join(
+        [
+            *(f"{name} = COALESCE({old}.{name}, {new}.{name})" for name in first),
+            *(
+                f"{name} = CASE WHEN {new_wins} THEN {new}.{name} ELSE {old}.{name} END"
+                for name in ("status", "status_at", "ended_at")
+            ),
+            f"started_at = LEAST({old}.started_at, {new}.started_at)",  # LEAST/GREATEST skip NULLs
+            *(f"{name} = GREATEST({old}.{name}, {new}.{name})" for name in _MEASURES),
+            f"metadata = CASE WHEN {newer_meta}"
+            f" THEN ({old}.metadata::jsonb || {new}.metadata::jsonb)::json"
+            f" ELSE ({new}.metadata::jsonb || {old}.metadata::jsonb)::json END",
+            f"placeholder = {old}.placeholder AND {new}.placeholder",
+            f"last_event_at = GREATEST({old}.last_event_at, {new}.last_event_at)",
+            f"updated_at = {new}.updated_at",
+        ]
+    )
+
+
+_PG_UPSERT = bulk.insert(
+    TrackedEntity.__tablename__,
+    _PG_COLUMNS,
+    "ON CONFLICT (site_id, entity_type, entity_id) DO UPDATE SET "
+    + _pg_set("excluded", TrackedEntity.__tablename__),
+)
+_PG_PLACEHOLDERS = bulk.insert(TrackedEntity.__tablename__, _PG_COLUMNS, "ON CONFLICT DO NOTHING")
 
 
 def fold(connection: Connection, stored: Iterable[StoredEvent]) -> int:
@@ -242,13 +327,19 @@ def fold(connection: Connection, stored: Iterable[StoredEvent]) -> int:
     if not rows:
         return 0
     placeholders = [p.values(now) for k, p in sorted(parents.items()) if k not in rows]
+    upserts = [rows[k].values(now) for k in sorted(rows)]
+    if connection.dialect.name == "postgresql":
+        if placeholders:
+            connection.execute(_PG_PLACEHOLDERS, {"rows": bulk.document(placeholders)})
+        connection.execute(_PG_UPSERT, {"rows": bulk.document(upserts)})
+        return len(rows)
     if placeholders:
         table = TrackedEntity.__table__
         stmt = dialect.insert(connection, table).on_conflict_do_nothing().returning(table.c.entity_id)
         for start in range(0, len(placeholders), _CHUNK):
-            connection.execute(stmt, _columns(placeholders[start : start + _CHUNK])).all()
+            connection.execute(stmt, placeholders[start : start + _CHUNK]).all()
     # Sorted by key: concurrent batches lock rows in the same order (no deadlock on PostgreSQL).
-    _upsert(connection, [rows[k].values(now) for k in sorted(rows)])
+    _upsert(connection, upserts)
     return len(rows)
 
 

@@ -6,17 +6,21 @@ the sidecar, Airflow runs, the binary job queue). An append is one transaction t
 1. inserts the events with ``INSERT .. ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING``
    (effectively once: the unique index, never check-then-insert, decides what is a duplicate);
 2. folds the *newly stored* events into ``headrace_tracked_entity`` (:mod:`headrace.events.fold`:
-   one upsert statement per batch);
+   one upsert statement per batch; duplicates are not folded at all);
 3. writes their webhook deliveries (:func:`headrace.events.webhooks.enqueue`).
 
 So an event is never visible without its job row and its deliveries, and a replayed batch changes
-nothing. Log ids only grow; :meth:`EventLog.read_after` is how streams resume (SSE ``Last-Event-ID``).
+nothing. On PostgreSQL the insert and the fold's upserts each send the batch as one JSON document
+(:mod:`headrace.events.bulk`) instead of one bound parameter per row and column; SQLite takes the
+generic Core statements (the same SQL semantics, the same results).
+
+Log ids only grow; :meth:`EventLog.read_after` is how streams resume (SSE ``Last-Event-ID``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,12 +32,37 @@ from sqlalchemy.engine import Connection
 from headrace.db import dialect
 from headrace.db.dialect import aware
 from headrace.db.models import MonitoringEvent as EventRow
-from headrace.events import metrics, webhooks
+from headrace.events import bulk, metrics, webhooks
 from headrace.events.fold import fold
 from headrace.events.model import MonitoringEvent
 from headrace.events.records import Source, StoredEvent
 
 _TABLE = EventRow.__table__
+
+# The PostgreSQL insert (:mod:`headrace.events.bulk`): the batch as one JSON document.
+_PG_INSERT = bulk.insert(
+    _TABLE.name,
+    (
+        ("idempotency_key", "text"),
+        ("site_id", "text"),
+        ("source", "text"),
+        ("app_id", "text"),
+        ("app_name", "text"),
+        ("app_version", "text"),
+        ("entity_type", "text"),
+        ("entity_id", "text"),
+        ("parent_id", "text"),
+        ("business_key", "text"),
+        ("sub_key", "text"),
+        ("kind", "text"),
+        ("status", "text"),
+        ("at", "timestamptz"),
+        ("metrics", "json"),
+        ("metadata", "json"),
+        ("inserted_at", "timestamptz"),
+    ),
+    "ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING id, site_id, idempotency_key",
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +88,24 @@ def _row(event: MonitoringEvent, source: str, now: datetime) -> dict[str, Any]:
         "kind": occurrence.kind.value,
         "status": occurrence.status.value if occurrence.status is not None else None,
         "at": occurrence.at.astimezone(UTC),
-        "metrics": dict(occurrence.metrics),
-        "metadata": dict(occurrence.metadata),
+        "metrics": occurrence.metrics,  # the frozen event's own dicts: nothing changes them
+        "metadata": occurrence.metadata,
         "inserted_at": now,
     }
+
+
+def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert the rows whose (site_id, idempotency_key) is new; ``(id, site_id, key)`` of each."""
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_PG_INSERT, {"rows": bulk.document(rows)}).all()
+    stmt = (
+        dialect.insert(connection, _TABLE)
+        .on_conflict_do_nothing(index_elements=["site_id", "idempotency_key"])
+        .returning(_TABLE.c.id, _TABLE.c.site_id, _TABLE.c.idempotency_key)
+    )
+    # executemany: SQLAlchemy's "insertmanyvalues" batches the rows into multi-row INSERTs with a
+    # cached compiled statement (building one 1,000-row VALUES per call compiles slowly).
+    return connection.execute(stmt, rows).all()
 
 
 def _stored(id_: int, row: dict[str, Any]) -> StoredEvent:
@@ -94,50 +137,71 @@ def to_stored(row: Any) -> StoredEvent:
     )
 
 
-class EventLog:
-    """The event log on an Engine (Airflow's metadata database: PostgreSQL, or SQLite embedded)."""
+@dataclass
+class _Batch:
+    """The rows of one append, one per (site_id, idempotency_key): a key repeated within the batch
+    stores its first event."""
 
-    def __init__(self, engine: sqlalchemy.Engine) -> None:
-        self.engine = engine
+    source: str
+    rows: dict[tuple[str, str], dict[str, Any]]
+    received: int
 
-    def append(self, events: Sequence[MonitoringEvent], *, source: str = Source.INGEST) -> AppendResult:
-        """Store, fold and announce ``events`` in one transaction; duplicates are counted, not stored."""
-        if not events:
-            return AppendResult([], 0)
-        with self.engine.begin() as connection:
-            return self.append_with(connection, events, source=source)
-
-    def append_with(
-        self, connection: Connection, events: Sequence[MonitoringEvent], *, source: str = Source.INGEST
-    ) -> AppendResult:
-        """The same inside the caller's transaction (the job queue publishes in its own)."""
-        if not events:
-            return AppendResult([], 0)
-        began = time.perf_counter()
+    @classmethod
+    def of(cls, events: Iterable[MonitoringEvent], source: str) -> _Batch:
         now = datetime.now(UTC)
-        stmt = (
-            dialect.insert(connection, _TABLE)
-            .on_conflict_do_nothing(index_elements=["site_id", "idempotency_key"])
-            .returning(_TABLE.c.id, _TABLE.c.site_id, _TABLE.c.idempotency_key)
-        )
         rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for event in events:  # a key repeated within the batch: its first event is the one stored
-            rows.setdefault((event.site_id, event.idempotency_key), _row(event, source, now))
-        # executemany: SQLAlchemy's "insertmanyvalues" batches the rows into multi-row INSERTs with a
-        # cached compiled statement (building one 1,000-row VALUES per call compiles slowly). Only the
-        # ids come back: the rest of each stored event is what was just sent.
-        returned = connection.execute(stmt, list(rows.values())).all()
+        received = 0
+        for event in events:
+            received += 1
+            key = (event.site_id, event.idempotency_key)
+            if key not in rows:
+                rows[key] = _row(event, source, now)
+        return cls(source, rows, received)
+
+    def append(self, connection: Connection) -> AppendResult:
+        began = time.perf_counter()
+        rows = self.rows
+        # Only the ids come back: the rest of each stored event is what was just sent.
+        returned = _insert(connection, list(rows.values()))
         stored = sorted(
             (_stored(id_, rows[(site_id, key)]) for id_, site_id, key in returned), key=lambda e: e.id
         )
         if stored:
             fold(connection, stored)
             webhooks.enqueue(connection, stored)
-        duplicates = len(events) - len(stored)
+        duplicates = self.received - len(stored)
         metrics.observe(
-            source, [e.kind for e in stored], duplicates, len(events), time.perf_counter() - began
+            self.source, [e.kind for e in stored], duplicates, self.received, time.perf_counter() - began
         )
         return AppendResult(stored, duplicates)
+
+
+class EventLog:
+    """The event log on an Engine (Airflow's metadata database: PostgreSQL, or SQLite embedded)."""
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self.engine = engine
+
+    def append(self, events: Iterable[MonitoringEvent], *, source: str = Source.INGEST) -> AppendResult:
+        """Store, fold and announce ``events`` in one transaction; duplicates are counted, not stored.
+
+        ``events`` is read once, before the transaction begins: a generator that validates as it
+        goes (``POST /v1/ingest/events:batch``) keeps no model alive beyond its own row.
+        """
+        batch = _Batch.of(events, source)
+        if not batch.received:
+            return AppendResult([], 0)
+        with self.engine.begin() as connection:
+            return batch.append(connection)
+
+    def append_with(
+        self, connection: Connection, events: Iterable[MonitoringEvent], *, source: str = Source.INGEST
+    ) -> AppendResult:
+        """The same inside the caller's transaction (the job queue publishes in its own)."""
+        batch = _Batch.of(events, source)
+        if not batch.received:
+            return AppendResult([], 0)
+        return batch.append(connection)
 
     def read_after(
         self,

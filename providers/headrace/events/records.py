@@ -15,7 +15,7 @@ class Source:
     JOB_QUEUE = "job_queue"  # the binary job queue
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     """One row of ``headrace_event``; ``id`` orders the log (SSE ``id:``, webhook and stream cursors)."""
 

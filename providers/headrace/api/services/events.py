@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -51,19 +52,23 @@ def ingest_batch(payload: Any) -> dict[str, Any]:
         raise BadRequest("The body must be a JSON array of events")
     if len(payload) > MAX_BATCH:
         raise BadRequest(f"At most {MAX_BATCH} events per batch, got {len(payload)}")
-    events: list[MonitoringEvent] = []
     rejected: list[dict[str, Any]] = []
-    for index, item in enumerate(payload):
-        event, errors = validate(item)
-        if event is None:
-            rejected.append({"index": index, "errors": errors})
-        else:
-            events.append(event)
+
+    def valid() -> Iterator[MonitoringEvent]:
+        # Read by the log one at a time: each event is turned into its row and dropped, so a batch
+        # never holds 10,000 models (and the garbage collector does not walk them).
+        for index, item in enumerate(payload):
+            event, errors = validate(item)
+            if event is None:
+                rejected.append({"index": index, "errors": errors})
+            else:
+                yield event
+
+    result = event_log().append(valid())
     if rejected:
         from headrace.events.metrics import REJECTED
 
         REJECTED.inc(len(rejected))
-    result = event_log().append(events)
     return {
         "ok": not rejected,
         "stored": len(result.stored),
