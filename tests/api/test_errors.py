@@ -79,6 +79,15 @@ def test_json_nested_too_deeply_is_a_json_400(client):
     assert response.json["code"] == "INVALID_JSON" and "nested" in response.json["error"]
 
 
+@pytest.mark.parametrize("depth, refused", [(64, False), (65, True)])
+def test_the_nesting_limit_counts_objects_and_arrays(client, depth, refused):
+    body = '{"username": ' * (depth - 1) + "[1, 2]" + "}" * (depth - 1)
+    response = client.post(f"{BASE}/auth/login", data=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400  # too deep, or not a login
+    assert ("nested more than 64 levels" in str(response.json["error"])) is refused
+
+
 def test_unexpected_errors_are_a_json_500_without_internals(app, client, admin_headers, monkeypatch):
     from headrace.api.services import api_keys
 

@@ -211,15 +211,15 @@ def _too_deep() -> BadRequest:
 
 def _deeper_than(document: Any, limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels; iterative, so it cannot recurse."""
+    if not isinstance(document, dict | list):
+        return False
     pending = [(document, 1)]
     while pending:
         value, depth = pending.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
-            continue
         if depth > limit:
             return True
-        pending.extend((child, depth + 1) for child in children)
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
