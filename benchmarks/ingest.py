@@ -12,8 +12,9 @@ For files of ``--rows`` rows (1,000,000 by default) it times, as medians of ``--
 - the Spark engine (``--spark``): the same job through spark-submit in local mode;
 
 and prints the engine/raw ratios, the load average before and after, the peak RSS growth while the
-engine loads a file four times the rows of one batch, and one ``GOAL`` line per goal (>= 0.85x for
-JSON lines and CSV). The machine should be quiet: the load average shows whether it was.
+engine loads a JSON lines and a CSV file four times the rows of one batch, and one ``GOAL`` line per
+goal (>= 0.85x for JSON lines and CSV). The machine should be quiet: the load average shows whether
+it was.
 
     .venv/bin/python -m benchmarks.ingest [--rows 1000000] [--repeat 5] [--spark]
 """
@@ -273,24 +274,25 @@ def main() -> None:
 
         # Memory: a file 4x the rows of one batch, with the default batch size, against the raw bound.
         memory_rows = 4 * DEFAULT_BATCH_ROWS
-        name = "four_batches.json"
-        write_rows(bench.path(name), memory_rows, "json")
-        with PeakRss() as engine_rss:
-            run_ingestion(
-                bench.spec(name, "json", "memory"),
-                job_id="memory",
-                lakehouse=bench.lakehouse,
-                store=bench.store,
-                engine=ArrowEngine(),
+        for file_type in ("json", "csv"):
+            name = f"four_batches.{file_type}"
+            write_rows(bench.path(name), memory_rows, file_type)
+            with PeakRss() as engine_rss:
+                run_ingestion(
+                    bench.spec(name, file_type, f"memory_{file_type}"),
+                    job_id=f"memory-{file_type}",
+                    lakehouse=bench.lakehouse,
+                    store=bench.store,
+                    engine=ArrowEngine(),
+                )
+            with PeakRss() as raw_rss:
+                raw_bound(bench.path(name), file_type, bench.root / "raw.pq")
+            size_mib = bench.path(name).stat().st_size / 2**20
+            print(
+                f"peak RSS growth, a {size_mib:.0f} MiB {file_type} file of {memory_rows:,} rows "
+                f"(4 batches of {DEFAULT_BATCH_ROWS:,}): arrow engine {engine_rss.growth_mib:.0f} MiB, "
+                f"raw whole-file read {raw_rss.growth_mib:.0f} MiB"
             )
-        with PeakRss() as raw_rss:
-            raw_bound(bench.path(name), "json", bench.root / "raw.pq")
-        size_mib = bench.path(name).stat().st_size / 2**20
-        print(
-            f"peak RSS growth, a {size_mib:.0f} MiB file of {memory_rows:,} rows "
-            f"(4 batches of {DEFAULT_BATCH_ROWS:,}): arrow engine {engine_rss.growth_mib:.0f} MiB, "
-            f"raw whole-file read {raw_rss.growth_mib:.0f} MiB"
-        )
     print(f"load average after: {load_average()}")
     for goal, ratio in goals:
         print(f"GOAL {goal}: {ratio:.2f}x (goal >= {GOAL}x) {'MET' if ratio >= GOAL else 'NOT MET'}")

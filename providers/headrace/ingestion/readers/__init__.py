@@ -16,8 +16,9 @@ table before writing anything. How each type gets there, and what stays in memor
   staged and reads the file again, once more in one pass with those types (``types``) or the
   two-pass way. Both parse the next block in a worker thread while the last one is written (CSV
   with pyarrow's reader on that one thread). The default (two passes) infers the types over the
-  whole file, then converts with them, so its schema is final before the first batch. Memory is one
-  block (4 MiB; one pass: three) plus the longest line either way.
+  whole file, then converts with them, so its schema is final before the first batch. Memory is a
+  few blocks (4 MiB; one pass: the blocks parsed ahead too) plus the longest line either way, CSV
+  included: its file is read at most two blocks ahead of the parser (pyarrow alone reads up to 32).
   - CSV: pass one parses every column as text and keeps, per column, the first of int64, double,
     boolean (true/false), date, timestamp, timestamp with zone that every value casts to, else
     string (a column without a single value is null-typed, see lakehouse.tables.schema); pass two

@@ -45,7 +45,7 @@ def json_batches(fs: pafs.FileSystem, path: str, _: CsvProperties, batch_rows: i
 
     def batches() -> Iterator[pa.RecordBatch]:
         for block in _json_blocks(fs, path):
-            yield from _read_json_block(block, schema).to_batches()
+            yield from _read_json_block(block, schema).combine_chunks().to_batches()
 
     return schema, rechunk(batches(), batch_rows)
 
@@ -75,10 +75,10 @@ def json_batches_once(
 
     def tables() -> Iterator[pa.Table]:
         for block in blocks:
-            yield _fitting(block, schema, uri)
+            yield _fitting(block, schema, uri).combine_chunks()
 
     def batches() -> Iterator[pa.RecordBatch]:
-        yield from first.to_batches()
+        yield from first.combine_chunks().to_batches()
         for table in prefetched(tables()):  # the next block parses while this one is written
             yield from table.to_batches()
 
@@ -116,6 +116,9 @@ def _in_file_row(message: str, rows_before: int) -> str:
 
 
 def _read_json_block(block: bytes, schema: pa.Schema | None) -> pa.Table:
+    """One block as a table of a chunk per 1 MiB sub-block (callers combine the chunks: a batch per
+    block, not per sub-block, so that staging writes a row group per batch of up to ``batch_rows``
+    rows rather than of ~13,000; the copy is one block)."""
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     if schema is None:  # inferring: one block, so that types are judged over all of it
         read = pajson.ReadOptions(block_size=len(block) + 1, use_threads=False)
