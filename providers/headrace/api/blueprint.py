@@ -7,6 +7,8 @@ paths start with ``/v1``): one blueprint, one rate limiter and one error handler
 
 from __future__ import annotations
 
+import gc
+
 from flask import Blueprint, Flask, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -19,10 +21,30 @@ BASE_PATH = registry.ROOT + registry.API_BASE
 MONITORING_BASE_PATH = registry.ROOT + registry.MONITORING_BASE
 BASE_PATHS = (BASE_PATH, MONITORING_BASE_PATH)
 _registered: list[Flask] = []  # the Flask app the api-server built for plugins (see api/bridge.py)
+_frozen: list[str] = []  # the moments gc.freeze() was called in this process (see _freeze)
 
 
 def registered_app() -> Flask | None:
     return _registered[-1] if _registered else None
+
+
+def _freeze(moment: str) -> None:
+    """``gc.freeze()``, once per process and ``moment``: when the Flask app is built (start-up) and
+    at its first request (the rest of the api-server is built by then).
+
+    Every object alive at those moments lives as long as the process (modules, Airflow's and the
+    plugin's classes, ORM and pydantic models, routes): ~830,000 on the api-server's heap, 525,000
+    of them there when the app is built. Left to the collector, every full collection walks them
+    all, ~0.2 s each on this machine, several per batch ingest of 20,000 events (issue 12). Frozen,
+    they sit in the collector's permanent generation and are never walked again; objects created
+    later are collected as before. ``gc.collect()`` first, so start-up garbage is freed, not frozen
+    (a one-time full collection, in the first request too).
+    """
+    if moment in _frozen:
+        return
+    _frozen.append(moment)
+    gc.collect()
+    gc.freeze()
 
 
 def under(path: str, base: str) -> bool:
@@ -59,6 +81,11 @@ def create_blueprint() -> Blueprint:
     def handle_error(exc: Exception) -> ResponseReturnValue:
         return render_error(exc, namespace_of_request())
 
+    @blueprint.before_app_request
+    def freeze_after_start_up() -> None:
+        if "first request" not in _frozen:
+            _freeze("first request")
+
     @blueprint.after_app_request
     def add_request_id(response):
         if any(under(request.path, base) for base in BASE_PATHS):
@@ -83,6 +110,7 @@ def create_blueprint() -> Blueprint:
         for exc_class in (NotFound, MethodNotAllowed):
             previous = app.error_handler_spec[None][exc_class.code].get(exc_class)
             app.register_error_handler(exc_class, _unmatched_handler(previous))
+        _freeze("start-up")
 
     def _unmatched_handler(previous):
         def handle(exc):

@@ -32,18 +32,31 @@ def document(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(rows, default=_iso)
 
 
-def insert(table: str, columns: Sequence[tuple[str, str]], tail: str) -> TextClause:
+def insert_sql(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    tail: str,
+    same: Sequence[tuple[str, str]] = (),
+) -> str:
     """``INSERT INTO table (columns) SELECT .. FROM json_to_recordset(:rows) .. tail``.
 
     ``columns`` are ``(name, PostgreSQL type)``, constants of the caller (never input): each row
-    object's keys are the column names.
+    object's keys are the column names. ``same`` are ``(name, SQL)`` columns whose value is the
+    same for every row (``("inserted_at", "CAST(:now AS timestamptz)")``): one parameter, not
+    one value per row in the document.
     """
-    names = ", ".join(name for name, _ in columns)
+    names = ", ".join(name for name, _ in (*columns, *same))
+    values = ", ".join([*(name for name, _ in columns), *(sql for _, sql in same)])
     record = ", ".join(f"{name} {type_}" for name, type_ in columns)
-    return text(
-        f"INSERT INTO {table} ({names}) SELECT {names} "
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {values} "
         f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record}) {tail}"
     )
 
 
-__all__ = ["document", "insert"]
+def insert(table: str, columns: Sequence[tuple[str, str]], tail: str) -> TextClause:
+    """:func:`insert_sql` as a statement."""
+    return text(insert_sql(table, columns, tail))
+
+
+__all__ = ["document", "insert", "insert_sql"]

@@ -24,11 +24,12 @@ The rules:
 - A subjob's unknown parent gets a ``placeholder`` row (``ON CONFLICT DO NOTHING``) that its own
   events fill in.
 
-A batch is first reduced in Python to one row per entity (:class:`_Row`, the same rules), then
-written with one upsert. On PostgreSQL that upsert is one statement whose rows come as one
-JSON document (:data:`_PG_UPSERT`, :mod:`headrace.events.bulk`; the rules spelled in SQL by
-:func:`_pg_set`, ``GREATEST``/``LEAST`` skipping NULLs like :func:`_max`/:func:`_min`); elsewhere
-(SQLite) the Core statement of :func:`_upsert`.
+On PostgreSQL the event log's insert does the fold in the same statement (:func:`pg_fold`): the
+batch is reduced in SQL to one row per entity and upserted with :func:`_pg_set`'s rules
+(``GREATEST``/``LEAST`` skipping NULLs like :func:`_max`/:func:`_min`). Elsewhere (SQLite)
+:func:`fold` reduces the batch in Python (:class:`_Row`, the same rules) and writes it with the
+Core statement of :func:`_upsert`; :data:`_PG_UPSERT` is the same upsert from a JSON document, for
+PostgreSQL callers of :func:`fold`.
 """
 
 from __future__ import annotations
@@ -310,6 +311,86 @@ _PG_UPSERT = bulk.insert(
 _PG_PLACEHOLDERS = bulk.insert(TrackedEntity.__tablename__, _PG_COLUMNS, "ON CONFLICT DO NOTHING")
 
 
+def _pg_implied(kind: str, status: str) -> str:
+    """:func:`effective_status` in SQL."""
+    implied = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sorted(_IMPLIED.items()))
+    return (
+        f"CASE WHEN {kind} = '{_STARTED}' THEN '{_RUNNING}'"
+        f" ELSE COALESCE({status}, CASE {kind} {implied} END) END"
+    )
+
+
+def pg_fold(inserted: str, now: str) -> str:
+    """The fold of :func:`fold` as data-modifying CTEs, for a statement whose CTE ``inserted`` is
+    the ``INSERT .. RETURNING`` of the newly stored events (their ``id``, ``site_id``, entity
+    columns, ``kind``, ``status``, ``at``, ``metrics``, ``metadata``): the batch is reduced in SQL,
+    one row per entity by :class:`_Row`'s rules, and upserted with :func:`_pg_set`'s, in the same
+    statement as the insert (one round trip; duplicates are not in ``inserted``, so never folded).
+    ``now`` is the SQL of the fold's timestamp. Returns ``name AS (..), ..`` to follow ``inserted``.
+
+    - first non-null (``parent_id``, ``app_*``, ``job_key``, ``sub_key``): in log-id order;
+    - status: the winning effective status, terminal first, then the later ``at``, then the greater
+      name (``ORDER BY .. DESC``, the first of the array), ``status_at`` its ``at``;
+    - ``started_at``: the earliest ``started``; measures: the maximum of the JSON numbers;
+    - metadata: every key of every event, later ``(at, id)`` winning (``jsonb_object_agg`` keeps a
+      repeated key's last value);
+    - placeholders: a subjob's parent job that has no event in the batch (``ON CONFLICT DO NOTHING``,
+      the app of the parent's first subjob event).
+    """
+    table = TrackedEntity.__tablename__
+    wins = f"(eff IN ({_PG_STATUSES})) DESC, at DESC, eff DESC"
+    first = (
+        ("parent_id", "parent_id"),
+        ("app_id", "app_id"),
+        ("app_name", "app_name"),
+        ("app_version", "app_version"),
+        ("job_key", "business_key"),
+        ("sub_key", "sub_key"),
+    )
+    measures = ", ".join(
+        f"MAX(CASE WHEN jsonb_typeof(mj -> '{name}') = 'number' THEN (mj ->> '{name}')::float8 END) AS {name}"
+        for name in _MEASURES
+    )
+    columns = ", ".join(name for name, _ in _PG_COLUMNS)
+    return (
+        f"fold_events AS (SELECT id, site_id, entity_type, entity_id, parent_id, app_id, app_name,"
+        f" app_version, business_key, sub_key, kind, at, metrics::jsonb AS mj, metadata::jsonb AS mdj,"
+        f" {_pg_implied('kind', 'status')} AS eff FROM {inserted}), "
+        f"fold_rows AS (SELECT site_id, entity_type, entity_id, "
+        + ", ".join(
+            f"(array_agg({source} ORDER BY id) FILTER (WHERE {source} IS NOT NULL))[1] AS {name}"
+            for name, source in first
+        )
+        + f", (array_agg(eff ORDER BY {wins}) FILTER (WHERE eff IS NOT NULL))[1] AS status"
+        f", (array_agg(at ORDER BY {wins}) FILTER (WHERE eff IS NOT NULL))[1] AS status_at"
+        f", MIN(at) FILTER (WHERE kind = '{_STARTED}') AS started_at, {measures}"
+        f", MAX(at) AS last_event_at FROM fold_events GROUP BY site_id, entity_type, entity_id), "
+        f"fold_metadata AS (SELECT e.site_id, e.entity_type, e.entity_id,"
+        f" jsonb_object_agg(m.key, m.value ORDER BY e.at, e.id) AS metadata"
+        f" FROM fold_events e CROSS JOIN LATERAL jsonb_each(e.mdj) m"
+        f" GROUP BY e.site_id, e.entity_type, e.entity_id), "
+        f"fold_placeholders AS (INSERT INTO {table} ({columns})"
+        f" SELECT e.site_id, 'job', e.parent_id, NULL, (array_agg(e.app_id ORDER BY e.id))[1],"
+        f" (array_agg(e.app_name ORDER BY e.id))[1], (array_agg(e.app_version ORDER BY e.id))[1],"
+        f" NULL, NULL, NULL, NULL, NULL, NULL, {', '.join('NULL' for _ in _MEASURES)},"
+        f" '{{}}'::json, true, NULL, {now}, {now}"
+        f" FROM fold_events e WHERE e.entity_type = 'subjob' AND e.parent_id <> ''"
+        f" AND NOT EXISTS (SELECT 1 FROM fold_events j WHERE j.site_id = e.site_id"
+        f" AND j.entity_type = 'job' AND j.entity_id = e.parent_id)"
+        f" GROUP BY e.site_id, e.parent_id ORDER BY e.site_id, e.parent_id ON CONFLICT DO NOTHING), "
+        f"fold_upsert AS (INSERT INTO {table} ({columns})"
+        f" SELECT r.site_id, r.entity_type, r.entity_id, r.parent_id, r.app_id, r.app_name,"
+        f" r.app_version, r.job_key, r.sub_key, r.status, r.status_at, r.started_at,"
+        f" CASE WHEN r.status IN ({_PG_STATUSES}) THEN r.status_at END,"
+        f" {', '.join(f'r.{name}' for name in _MEASURES)},"
+        f" COALESCE(m.metadata, '{{}}'::jsonb)::json, false, r.last_event_at, {now}, {now}"
+        f" FROM fold_rows r LEFT JOIN fold_metadata m USING (site_id, entity_type, entity_id)"
+        # Sorted by key: concurrent batches lock rows in the same order (no deadlock).
+        f" ORDER BY r.site_id, r.entity_type, r.entity_id"
+        f" ON CONFLICT (site_id, entity_type, entity_id) DO UPDATE SET {_pg_set('excluded', table)})"
+    )
+
+
 def fold(connection: Connection, stored: Iterable[StoredEvent]) -> int:
     """Fold newly stored events into their entities (and placeholders for unknown parents)."""
     now = datetime.now(UTC)
@@ -343,4 +424,4 @@ def fold(connection: Connection, stored: Iterable[StoredEvent]) -> int:
     return len(rows)
 
 
-__all__ = ["effective_status", "fold"]
+__all__ = ["effective_status", "fold", "pg_fold"]

@@ -10,9 +10,11 @@ the sidecar, Airflow runs, the binary job queue). An append is one transaction t
 3. writes their webhook deliveries (:func:`headrace.events.webhooks.enqueue`).
 
 So an event is never visible without its job row and its deliveries, and a replayed batch changes
-nothing. On PostgreSQL the insert and the fold's upserts each send the batch as one JSON document
-(:mod:`headrace.events.bulk`) instead of one bound parameter per row and column; SQLite takes the
-generic Core statements (the same SQL semantics, the same results).
+nothing. On PostgreSQL steps 1 and 2 are one statement: the batch goes as one JSON document
+(:mod:`headrace.events.bulk`) instead of one bound parameter per row and column, and the insert's
+``RETURNING`` feeds the fold's data-modifying CTEs (:func:`headrace.events.fold.pg_fold`), so only
+the ids come back; SQLite takes the generic Core statements and folds in Python (the same rules,
+the same results: ``tests/unit/events/test_fold_dialects.py``).
 
 Log ids only grow; :meth:`EventLog.read_after` is how streams resume (SSE ``Last-Event-ID``).
 """
@@ -33,14 +35,15 @@ from headrace.db import dialect
 from headrace.db.dialect import aware
 from headrace.db.models import MonitoringEvent as EventRow
 from headrace.events import bulk, metrics, webhooks
-from headrace.events.fold import fold
+from headrace.events.fold import fold, pg_fold
 from headrace.events.model import MonitoringEvent
 from headrace.events.records import Source, StoredEvent
 
 _TABLE = EventRow.__table__
 
-# The PostgreSQL insert (:mod:`headrace.events.bulk`): the batch as one JSON document.
-_PG_INSERT = bulk.insert(
+# The PostgreSQL append (:mod:`headrace.events.bulk`): the batch as one JSON document, inserted
+# and folded in one statement (the insert's RETURNING feeds the fold's CTEs, :func:`pg_fold`).
+_PG_INSERT = bulk.insert_sql(
     _TABLE.name,
     (
         ("idempotency_key", "text"),
@@ -59,9 +62,15 @@ _PG_INSERT = bulk.insert(
         ("at", "timestamptz"),
         ("metrics", "json"),
         ("metadata", "json"),
-        ("inserted_at", "timestamptz"),
     ),
-    "ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING id, site_id, idempotency_key",
+    "ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING id, site_id, idempotency_key,"
+    " entity_type, entity_id, parent_id, app_id, app_name, app_version, business_key, sub_key, kind,"
+    " status, at, metrics, metadata",
+    same=(("inserted_at", "CAST(:now AS timestamptz)"),),  # one ISO string, not one per row
+)
+_PG_APPEND = sqlalchemy.text(
+    f"WITH inserted AS ({_PG_INSERT}), {pg_fold('inserted', 'CAST(:now AS timestamptz)')}"
+    " SELECT id, site_id, idempotency_key FROM inserted"
 )
 
 
@@ -71,7 +80,8 @@ class AppendResult:
     duplicates: int  # events whose (site_id, idempotency_key) was already stored: changed nothing
 
 
-def _row(event: MonitoringEvent, source: str, now: datetime) -> dict[str, Any]:
+def _row(event: MonitoringEvent, source: str) -> dict[str, Any]:
+    """The event's columns but ``id`` and ``inserted_at`` (the same for the whole batch)."""
     entity, occurrence, app = event.entity, event.event, event.app
     return {
         "idempotency_key": event.idempotency_key,
@@ -90,14 +100,15 @@ def _row(event: MonitoringEvent, source: str, now: datetime) -> dict[str, Any]:
         "at": occurrence.at.astimezone(UTC),
         "metrics": occurrence.metrics,  # the frozen event's own dicts: nothing changes them
         "metadata": occurrence.metadata,
-        "inserted_at": now,
     }
 
 
-def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[Any]:
-    """Insert the rows whose (site_id, idempotency_key) is new; ``(id, site_id, key)`` of each."""
+def _insert(connection: Connection, rows: list[dict[str, Any]], now: datetime) -> list[Any]:
+    """Insert the rows whose (site_id, idempotency_key) is new; ``(id, site_id, key)`` of each.
+    On PostgreSQL the same statement folds them (:func:`pg_fold`), elsewhere the caller does."""
     if connection.dialect.name == "postgresql":
-        return connection.execute(_PG_INSERT, {"rows": bulk.document(rows)}).all()
+        return connection.execute(_PG_APPEND, {"rows": bulk.document(rows), "now": now}).all()
+    rows = [{**row, "inserted_at": now} for row in rows]
     stmt = (
         dialect.insert(connection, _TABLE)
         .on_conflict_do_nothing(index_elements=["site_id", "idempotency_key"])
@@ -108,8 +119,8 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[Any]:
     return connection.execute(stmt, rows).all()
 
 
-def _stored(id_: int, row: dict[str, Any]) -> StoredEvent:
-    return StoredEvent(id=id_, **row)  # the row's keys are the event's fields
+def _stored(id_: int, row: dict[str, Any], now: datetime) -> StoredEvent:
+    return StoredEvent(id=id_, inserted_at=now, **row)  # the row's keys are the event's fields
 
 
 def to_stored(row: Any) -> StoredEvent:
@@ -145,6 +156,7 @@ class _Batch:
     source: str
     rows: dict[tuple[str, str], dict[str, Any]]
     received: int
+    now: datetime  # inserted_at of every event of the batch
 
     @classmethod
     def of(cls, events: Iterable[MonitoringEvent], source: str) -> _Batch:
@@ -155,19 +167,21 @@ class _Batch:
             received += 1
             key = (event.site_id, event.idempotency_key)
             if key not in rows:
-                rows[key] = _row(event, source, now)
-        return cls(source, rows, received)
+                rows[key] = _row(event, source)
+        return cls(source, rows, received, now)
 
     def append(self, connection: Connection) -> AppendResult:
         began = time.perf_counter()
         rows = self.rows
         # Only the ids come back: the rest of each stored event is what was just sent.
-        returned = _insert(connection, list(rows.values()))
+        now = self.now
+        returned = _insert(connection, list(rows.values()), now)
         stored = sorted(
-            (_stored(id_, rows[(site_id, key)]) for id_, site_id, key in returned), key=lambda e: e.id
+            (_stored(id_, rows[(site_id, key)], now) for id_, site_id, key in returned), key=lambda e: e.id
         )
         if stored:
-            fold(connection, stored)
+            if connection.dialect.name != "postgresql":  # PostgreSQL's insert has folded them
+                fold(connection, stored)
             webhooks.enqueue(connection, stored)
         duplicates = self.received - len(stored)
         metrics.observe(

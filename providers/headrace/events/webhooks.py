@@ -2,8 +2,9 @@
 
 :func:`enqueue` is called by :meth:`headrace.events.log.EventLog.append` in the same transaction that
 stores the events, so an event is never stored without its deliveries, nor a delivery without its
-event. It must stay cheap on the ingest path: one SELECT of the subscriptions per call, nothing else
-when there are none, one multi-row INSERT otherwise.
+event. It must stay cheap on the ingest path: one SELECT of the subscriptions per call (none when no
+event of the call announces anything), nothing else when there are none, one multi-row INSERT
+otherwise.
 
 Which events announce what (only job entities, only their start and their end):
 
@@ -110,6 +111,11 @@ def _data(family: str, outcome: str, event: StoredEvent) -> dict[str, Any]:
     }
 
 
+def announces(event: StoredEvent) -> bool:
+    """Whether :func:`announcements` has anything for ``event`` (the same tests, no payloads)."""
+    return event.entity_type == "job" and _outcome(event) is not None and bool(_families(event))
+
+
 def announcements(event: StoredEvent) -> list[tuple[str, dict[str, Any]]]:
     """The webhook events (name, payload without signature) that one stored event announces."""
     if event.entity_type != "job":
@@ -129,7 +135,10 @@ def announcements(event: StoredEvent) -> list[tuple[str, dict[str, Any]]]:
 def enqueue(connection: Connection, stored: Sequence[StoredEvent]) -> int:
     """Write one outbox row per (matching webhook, event); returns how many were written (rows that
     already existed, for an event announced twice, are left as they are and not counted)."""
-    if not stored:
+    # Only job starts and ends announce anything: a batch of progress, metrics or subjob events
+    # writes no delivery whatever the subscriptions are, so it does not read them either.
+    # (:func:`announces` is what :func:`announcements` returns something for, without the payloads.)
+    if not any(announces(event) for event in stored):
         return 0
     hooks = connection.execute(select(_WEBHOOKS.c.id, _WEBHOOKS.c.events)).all()
     if not hooks:

@@ -108,7 +108,7 @@ def stored(engine: sqlalchemy.Engine) -> tuple[list[dict], list[dict]]:
     return log, jobs
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(1, 9))
 def test_postgresql_and_sqlite_fold_the_same_jobs(seed, tmp_path):
     rng = random.Random(seed)
     plan = batches(rng, random_events(rng, 400))
