@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, or_
+from sqlalchemy import String, and_, case, cast, func, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from headrace.db import dialect
@@ -180,7 +180,31 @@ def _merge_json(connection: Connection, older, newer):
         from sqlalchemy.dialects.postgresql import JSONB
 
         return cast(cast(older, JSONB).op("||")(cast(newer, JSONB)), TrackedEntity.__table__.c.metadata.type)
-    return func.json(func.json_patch(cast(older, String), cast(newer, String)))
+    return _sqlite_merge(cast(older, String), cast(newer, String))
+
+
+def _sqlite_merge(older, newer):
+    """SQLite's shallow merge that keeps a key set to null (``json_patch`` is RFC 7396's merge patch,
+    which deletes it; PostgreSQL's ``||`` keeps it): older's other keys, then every key of newer."""
+    old_items = func.json_each(older).table_valued("key", "value", "type").alias("old_items")
+    new_items = func.json_each(newer).table_valued("key", "value", "type").alias("new_items")
+    new_keys = func.json_each(newer).table_valued("key").alias("new_keys")
+    items = union_all(
+        select(old_items.c.key, old_items.c.value, old_items.c.type).where(
+            old_items.c.key.not_in(select(new_keys.c.key))
+        ),
+        select(new_items.c.key, new_items.c.value, new_items.c.type),
+    ).subquery("items")
+    value = case(  # json_each gives objects and arrays as text and booleans as 0/1: JSON again
+        (
+            or_(items.c.type == "object", items.c.type == "array"),
+            func.json(items.c.value),
+        ),  # no IN: executemany
+        (items.c.type == "true", func.json("true")),
+        (items.c.type == "false", func.json("false")),
+        else_=items.c.value,
+    )
+    return select(func.json_group_object(items.c.key, value)).scalar_subquery()
 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:

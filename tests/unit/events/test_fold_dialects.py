@@ -68,10 +68,10 @@ def random_events(rng: random.Random, count: int) -> list[MonitoringEvent]:
                 "at": (T0 + timedelta(seconds=rng.randint(0, 40))).isoformat(),
                 "status": rng.choice(KINDS[kind]),
                 "metrics": metrics,
-                # No null values: SQLite's json_patch (RFC 7396) deletes a key set to null across
-                # batches where PostgreSQL's || keeps it (a known difference of the generic path).
+                # null, nested and boolean values too: a key set to null is kept on both
                 "metadata": {
-                    rng.choice("abé"): rng.choice([0, 7, "naïve 😀"]) for _ in range(rng.randint(0, 2))
+                    rng.choice("abé"): rng.choice([0, 7, "naïve 😀", None, True, {"n": [1, None]}])
+                    for _ in range(rng.randint(0, 2))
                 },
             },
         }
