@@ -145,3 +145,19 @@ def test_sse_streams_the_log_to_several_clients_and_resumes(server):
     with httpx.stream("GET", url, headers=resume, params={"app_name": app_name}, timeout=10) as again:
         missed = data_ids(again, 3)
     assert missed[:2] == first[1:] and missed[2] > first[2]
+
+
+def test_an_idle_sse_stream_gets_pings_and_still_its_events(server, monkeypatch):
+    monkeypatch.setattr("headrace.config.stream_heartbeat_interval", lambda: 0.5)
+    url = f"http://{server}{SSE}"
+    headers = {"Authorization": f"Bearer {token_for('vic')}"}
+    app_name = f"idle-{time.monotonic_ns()}"
+    with httpx.stream("GET", url, headers=headers, params={"app_name": app_name}, timeout=10) as idle:
+        lines = idle.iter_lines()
+        pings = 0
+        for line in lines:
+            pings += line == ": ping"
+            if pings == 2:
+                break
+        _append(app_name, 1)
+        assert any(line.startswith("data: ") and app_name in line for line in lines)

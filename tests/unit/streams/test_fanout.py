@@ -110,3 +110,43 @@ def test_frame_is_one_message_with_the_log_id():
     assert (filters, last) == (sse.Filters("job", "pp", None), 7)
     assert filters.accepts(Row(1)) and not filters.accepts(Row(1, app_name="other"))
     assert sse.frame(Row(12)) == b'id: 12\ndata: {"id":12,"entity_type":"job","app_name":"app"}\n\n'
+
+
+def test_an_sse_subscriber_gets_each_poll_as_one_batch_in_order_and_a_slow_one_is_dropped(monkeypatch):
+    monkeypatch.setattr(fanout, "QUEUE_SIZE", 5)
+    monkeypatch.setattr(fanout, "CHUNK", 2)  # several chunks, with yields to the loop between them
+    monkeypatch.setattr("headrace.config.stream_poll_interval", lambda: 0.01)
+    log = VisibleLog()
+
+    async def scenario() -> None:
+        hub = fanout.EventFanout(log.read_after, log.last_id)
+        clients = [fanout.Batch() for _ in range(5)]
+        subjobs = fanout.Batch(accepts=sse.Filters(entity_type="subjob").accepts)
+        slow = fanout.Batch()
+        for subscriber in (*clients, subjobs, slow):
+            hub.add(subscriber)
+        assert await hub.start_position() == 0
+        for n in (1, 2, 3):
+            log.rows[n] = Row(n, entity_type="subjob" if n == 2 else "job")
+        for subscriber in clients:
+            await asyncio.wait_for(subscriber.wait(), 2)
+            assert [e.id for e in subscriber.take()] == [1, 2, 3]  # one wake-up, the poll's events in order
+        await asyncio.wait_for(subjobs.wait(), 2)
+        assert [e.id for e in subjobs.take()] == [2]
+        for n in (4, 5, 6):  # slow has not taken 1-3: six pending is more than it may hold
+            log.rows[n] = Row(n)
+        for subscriber in clients:
+            await asyncio.wait_for(subscriber.wait(), 2)
+            assert [e.id for e in subscriber.take()] == [4, 5, 6]
+        await asyncio.wait_for(slow.wait(), 2)
+        assert slow.dropped and slow.take() == [] and slow not in hub.subscribers
+        waiting = asyncio.ensure_future(subjobs.wait())  # nothing for it: woken only on request
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        subjobs.wake()
+        await asyncio.wait_for(waiting, 1)
+        assert subjobs.take() == []
+        for subscriber in (*clients, subjobs):
+            hub.remove(subscriber)
+
+    asyncio.run(scenario())

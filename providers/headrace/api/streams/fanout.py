@@ -6,6 +6,12 @@ every ``[headrace] stream_poll_interval`` seconds and offers each new event to e
 subscriber whose queue is full is *dropped* rather than buffered without bound: its stream ends, and
 the client resumes with ``Last-Event-ID`` from the log, so nothing is lost.
 
+Fan-out cost. A poll's events go to each subscriber in one step (:meth:`Subscriber.offer_all`); an
+SSE client is a :class:`Batch`, which takes them as one list and wakes its task once per poll, however
+many events the poll read. Subscribers are served ``CHUNK`` at a time with a yield to the event loop
+between chunks, so a REST request sharing the loop waits behind at most one chunk of woken clients,
+not behind all of them.
+
 Late rows. On PostgreSQL, ids come from a sequence when a transaction inserts, not when it commits,
 so id 11 may become visible after id 12 was read. The poller therefore keeps the ids it has not seen
 below its high-water mark as *gaps* and re-reads from the lowest gap on every poll (deduplicating by
@@ -31,6 +37,7 @@ GAP_SECONDS = 30.0  # how long an unseen id below the high-water mark is waited 
 PAGE = 500
 MAX_GAP = 1000  # unseen ids awaited at most per jump
 QUEUE_SIZE = 1000  # events buffered for one client before it counts as too slow
+CHUNK = 8  # subscribers offered a poll's events between two yields to the event loop
 
 
 @dataclass(eq=False)
@@ -52,28 +59,110 @@ class Subscriber:
             return False
         return True
 
+    def offer_all(self, items: list) -> bool:
+        """Queue each of ``items`` it wants, in order, one queue item each; False when the queue is full."""
+        return all(self.offer(item) for item in items)
+
+    def close(self) -> None:
+        """End the stream: the client gets ``_CLOSED`` next, without waiting out a full queue."""
+        self.dropped = True
+        self.queue = asyncio.Queue(1)
+        self.queue.put_nowait(_CLOSED)
+
+
+class Batch:
+    """A subscriber that takes what it wants of a poll's events as one list, woken once per poll.
+
+    ``pending`` holds the events not yet taken (at most ``QUEUE_SIZE``; more and it is dropped);
+    :meth:`wait` returns once there are some, once it is dropped, or on :meth:`wake`.
+    """
+
+    def __init__(self, accepts: Callable[[Any], bool] = lambda item: True) -> None:
+        self.accepts = accepts
+        self.pending: list[Any] = []
+        self.dropped = False
+        self._woken = False  # wake() called since wait() last returned
+        self._waiter: asyncio.Future | None = None
+
+    def offer(self, item: Any) -> bool:
+        return self.offer_all([item])
+
+    def offer_all(self, items: list) -> bool:
+        if self.dropped:
+            return True
+        wanted = [item for item in items if self.accepts(item)]
+        if not wanted:
+            return True
+        if len(self.pending) + len(wanted) > QUEUE_SIZE:
+            self.close()
+            return False
+        self.pending += wanted
+        self.wake()
+        return True
+
+    def take(self) -> list[Any]:
+        """The pending events, oldest first; none are pending afterwards."""
+        items, self.pending = self.pending, []
+        return items
+
+    def close(self) -> None:
+        self.dropped = True
+        self.pending = []
+        self.wake()
+
+    def wake(self) -> None:
+        """Let :meth:`wait` return (also without events: a heartbeat is due, the client left), now or,
+        if nobody waits, at its next call."""
+        self._woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        if not (self._woken or self.pending or self.dropped):
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        self._woken = False
+
 
 class Hub:
     """Subscribers of one kind of item and the producer task that feeds them, alive while anyone listens."""
 
     def __init__(self) -> None:
-        self.subscribers: set[Subscriber] = set()
+        self.subscribers: set[Subscriber | Batch] = set()
         self._task: asyncio.Task | None = None
 
-    def add(self, subscriber: Subscriber) -> None:
+    def add(self, subscriber: Subscriber | Batch) -> None:
         self.subscribers.add(subscriber)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def remove(self, subscriber: Subscriber) -> None:
+    def remove(self, subscriber: Subscriber | Batch) -> None:
         self.subscribers.discard(subscriber)
 
     def publish(self, item: Any) -> None:
         for subscriber in list(self.subscribers):
             if not subscriber.offer(item):
-                log.info("Dropped a stream client too slow to keep up (it resumes from its last id)")
-                self.subscribers.discard(subscriber)
-                close(subscriber)
+                self._drop(subscriber)
+
+    async def publish_all(self, items: list) -> None:
+        """Offer ``items`` to every current subscriber, each in one step, ``CHUNK`` subscribers
+        between two yields to the loop. Who is a subscriber is decided when called (a subscriber
+        that leaves meanwhile gets nothing more)."""
+        subscribers = list(self.subscribers)
+        for start in range(0, len(subscribers), CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            for subscriber in subscribers[start : start + CHUNK]:
+                if subscriber in self.subscribers and not subscriber.offer_all(items):
+                    self._drop(subscriber)
+
+    def _drop(self, subscriber: Subscriber | Batch) -> None:
+        log.info("Dropped a stream client too slow to keep up (it resumes from its last id)")
+        self.subscribers.discard(subscriber)
+        close(subscriber)
 
     async def _run(self) -> None:
         try:
@@ -93,11 +182,9 @@ class Hub:
 _CLOSED = object()  # the item that tells a client its stream has ended
 
 
-def close(subscriber: Subscriber) -> None:
-    """End a subscriber's stream: its client gets ``_CLOSED`` next, without waiting out a full queue."""
-    subscriber.dropped = True
-    subscriber.queue = asyncio.Queue(1)
-    subscriber.queue.put_nowait(_CLOSED)
+def close(subscriber: Subscriber | Batch) -> None:
+    """End a subscriber's stream (a :class:`Subscriber` gets ``_CLOSED`` next)."""
+    subscriber.close()
 
 
 def is_closed(item: Any) -> bool:
@@ -169,8 +256,8 @@ class EventFanout(Hub):
             else:
                 idle_since = None
                 fresh, self.gaps, self.high = await asyncio.to_thread(self.poll)
-                for event in fresh:  # in the same loop step as the new high: start_position() agrees
-                    self.publish(event)
+                if fresh:  # to the subscribers of the step that set the new high: start_position() agrees
+                    await self.publish_all(fresh)
             await asyncio.sleep(config.stream_poll_interval())
 
     def poll(self) -> tuple[list, dict[int, float], int]:

@@ -137,10 +137,11 @@ async def _stream(
     receive: Any, send: Any, headers: dict[str, str], filters: Filters, last_event_id: int | None
 ) -> None:
     hub = fanout.events()
-    subscriber = fanout.Subscriber(accepts=filters.accepts)
+    subscriber = fanout.Batch(accepts=filters.accepts)
     hub.add(subscriber)
     disconnected = asyncio.ensure_future(_wait_disconnect(receive))
-    pending: asyncio.Future | None = None
+    disconnected.add_done_callback(lambda _: subscriber.wake())
+    heartbeat: _Heartbeat | None = None
     try:
         try:
             start = await hub.start_position()
@@ -167,35 +168,54 @@ async def _stream(
         sent = set()
         if last_event_id is not None:
             sent = await _catch_up(send, filters, last_event_id, start, floor, disconnected)
-        heartbeat = config.stream_heartbeat_interval()
+        heartbeat = _Heartbeat(subscriber, config.stream_heartbeat_interval())
+        # One wake-up per poll that had events for this client (all of them go out in one write), or
+        # when a heartbeat is due, or when the client leaves: no timer or task per wait.
         while not disconnected.done():
-            if pending is None:
-                pending = asyncio.ensure_future(subscriber.queue.get())
-            done, _ = await asyncio.wait(
-                {pending, disconnected}, timeout=heartbeat, return_when="FIRST_COMPLETED"
-            )
-            if disconnected in done:
+            await subscriber.wait()
+            if disconnected.done() or subscriber.dropped:
                 break
-            if pending in done:
-                # What one poll published arrives together: it goes out in one write, not one per event.
-                items, pending = [pending.result(), *fanout.drain(subscriber)], None
-                closed = any(fanout.is_closed(item) for item in items)
-                frames = [frame(i) for i in items if not fanout.is_closed(i) and i.id not in sent]
-                if frames:
-                    await _body(send, b"".join(frames))
-                if closed:
-                    break
-            elif subscriber.dropped:
-                break
-            else:
+            frames = [frame(event) for event in subscriber.take() if event.id not in sent]
+            if frames:
+                await _body(send, b"".join(frames))
+                heartbeat.wrote()
+            elif heartbeat.due:
                 await _body(send, b": ping\n\n")
+                heartbeat.wrote()
         if not disconnected.done():
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         hub.remove(subscriber)
-        for future in (pending, disconnected):
-            if future is not None:
-                future.cancel()
+        disconnected.cancel()
+        if heartbeat is not None:
+            heartbeat.cancel()
+
+
+class _Heartbeat:
+    """Wakes the client when ``interval`` seconds passed since it last wrote (``due`` then): one timer
+    per client and interval, re-armed from the last write, not one per wait."""
+
+    def __init__(self, subscriber: fanout.Batch, interval: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.subscriber, self.interval = subscriber, interval
+        self.last = self.loop.time()
+        self.due = False
+        self.handle = self.loop.call_at(self.last + interval, self._tick)
+
+    def wrote(self) -> None:
+        self.last, self.due = self.loop.time(), False
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        if now >= self.last + self.interval - 0.001:
+            self.due = True
+            self.subscriber.wake()
+            self.handle = self.loop.call_at(now + self.interval, self._tick)
+        else:
+            self.handle = self.loop.call_at(self.last + self.interval, self._tick)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
 
 
 async def _catch_up(
