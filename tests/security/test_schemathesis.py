@@ -42,9 +42,9 @@ import requests
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = 25  # fuzzed cases per operation (the coverage phase adds its deterministic ones)
+EXAMPLES = 12  # fuzzed cases per operation (the coverage phase adds its deterministic ones)
 REQUEST_TIMEOUT = 60  # seconds; a slower answer is reported as an error of the run
-RUN_TIMEOUT = 600  # seconds for one pass; each took 20-30 s on 2 cores
+RUN_TIMEOUT = 900  # seconds for one pass; 60-175 s each on 2 cores (2026-12-02)
 PIPELINE_WAIT_SECONDS = 1  # see _bound_pipeline_waits
 UNLIMITED = "1000000 per 15 minutes"
 CHECKS = (
