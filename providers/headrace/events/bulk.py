@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
-
 
 def _iso(value: Any) -> str:
     if isinstance(value, datetime) and value.tzinfo is not None:
@@ -54,9 +52,4 @@ def insert_sql(
     )
 
 
-def insert(table: str, columns: Sequence[tuple[str, str]], tail: str) -> TextClause:
-    """:func:`insert_sql` as a statement."""
-    return text(insert_sql(table, columns, tail))
-
-
-__all__ = ["document", "insert", "insert_sql"]
+__all__ = ["document", "insert_sql"]

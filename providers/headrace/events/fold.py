@@ -28,8 +28,7 @@ On PostgreSQL the event log's insert does the fold in the same statement (:func:
 batch is reduced in SQL to one row per entity and upserted with :func:`_pg_set`'s rules
 (``GREATEST``/``LEAST`` skipping NULLs like :func:`_max`/:func:`_min`). Elsewhere (SQLite)
 :func:`fold` reduces the batch in Python (:class:`_Row`, the same rules) and writes it with the
-Core statement of :func:`_upsert`; :data:`_PG_UPSERT` is the same upsert from a JSON document, for
-PostgreSQL callers of :func:`fold`.
+Core statement of :func:`_upsert`.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from sqlalchemy.engine import Connection
 
 from headrace.db import dialect
 from headrace.db.models import TrackedEntity
-from headrace.events import bulk
 from headrace.events.model import TERMINAL_STATUSES, EventKind, EventStatus
 from headrace.events.records import StoredEvent
 
@@ -268,28 +266,12 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
         connection.execute(stmt, rows[start : start + _CHUNK]).all()
 
 
-# PostgreSQL (:mod:`headrace.events.bulk`): the batch's rows as one JSON document.
+# The entity columns in the order pg_fold inserts them.
 _PG_COLUMNS = (
-    ("site_id", "text"),
-    ("entity_type", "text"),
-    ("entity_id", "text"),
-    ("parent_id", "text"),
-    ("app_id", "text"),
-    ("app_name", "text"),
-    ("app_version", "text"),
-    ("job_key", "text"),
-    ("sub_key", "text"),
-    ("status", "text"),
-    ("status_at", "timestamptz"),
-    ("started_at", "timestamptz"),
-    ("ended_at", "timestamptz"),
-    *((name, "float8") for name in _MEASURES),
-    ("metadata", "json"),
-    ("placeholder", "boolean"),
-    ("last_event_at", "timestamptz"),
-    ("inserted_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-)
+    "site_id", "entity_type", "entity_id", "parent_id", "app_id", "app_name", "app_version", "job_key",
+    "sub_key", "status", "status_at", "started_at", "ended_at", *_MEASURES,
+    "metadata", "placeholder", "last_event_at", "inserted_at", "updated_at",
+)  # fmt: skip
 _PG_STATUSES = ", ".join(f"'{status}'" for status in sorted(_TERMINAL))  # constants, never input
 
 
@@ -324,15 +306,6 @@ def _pg_set(new: str, old: str) -> str:
             f"updated_at = {new}.updated_at",
         ]
     )
-
-
-_PG_UPSERT = bulk.insert(
-    TrackedEntity.__tablename__,
-    _PG_COLUMNS,
-    "ON CONFLICT (site_id, entity_type, entity_id) DO UPDATE SET "
-    + _pg_set("excluded", TrackedEntity.__tablename__),
-)
-_PG_PLACEHOLDERS = bulk.insert(TrackedEntity.__tablename__, _PG_COLUMNS, "ON CONFLICT DO NOTHING")
 
 
 def _pg_implied(kind: str, status: str) -> str:
@@ -375,7 +348,7 @@ def pg_fold(inserted: str, now: str) -> str:
         f"MAX(CASE WHEN jsonb_typeof(mj -> '{name}') = 'number' THEN (mj ->> '{name}')::float8 END) AS {name}"
         for name in _MEASURES
     )
-    columns = ", ".join(name for name, _ in _PG_COLUMNS)
+    columns = ", ".join(_PG_COLUMNS)
     return (
         f"fold_events AS (SELECT id, site_id, entity_type, entity_id, parent_id, app_id, app_name,"
         f" app_version, business_key, sub_key, kind, at, metrics::jsonb AS mj, metadata::jsonb AS mdj,"
@@ -433,11 +406,6 @@ def fold(connection: Connection, stored: Iterable[StoredEvent]) -> int:
         return 0
     placeholders = [p.values(now) for k, p in sorted(parents.items()) if k not in rows]
     upserts = [rows[k].values(now) for k in sorted(rows)]
-    if connection.dialect.name == "postgresql":
-        if placeholders:
-            connection.execute(_PG_PLACEHOLDERS, {"rows": bulk.document(placeholders)})
-        connection.execute(_PG_UPSERT, {"rows": bulk.document(upserts)})
-        return len(rows)
     if placeholders:
         table = TrackedEntity.__table__
         stmt = dialect.insert(connection, table).on_conflict_do_nothing().returning(table.c.entity_id)
