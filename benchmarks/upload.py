@@ -12,8 +12,11 @@ uploads, interleaved (API, boto3, API, ...):
   S3 with ``head_object``.
 * boto3: ``upload_fileobj`` of the same file to bucket ``bench-direct``, default ``TransferConfig``.
 
-During each API upload the RSS of the api-server process and all its descendants is sampled every
-20 ms; the figure reported is the peak over the RSS just before the upload.
+During every upload the CPU time of the moto process is read before and after: its share of the
+upload's wall time says whether the S3 server was the bound (about 1.0; moto serves under one GIL)
+or waited for the uploader. During each API upload the RSS of the api-server process and all its
+descendants is sampled every 20 ms; the figure reported is the peak over the RSS just before the
+upload.
 
 Goals (issue 16): API throughput >= 0.8x boto3's (ratio of the medians), api-server memory growth
 < 32 MiB (worst run). The report ends with one ``GOAL <name>: <measured> (goal <target>) MET`` or
@@ -223,8 +226,41 @@ class RssSampler:
 
 
 @dataclass
+class S3Server:
+    """The moto server both sides upload to, and (in its own process) the CPU time it has used."""
+
+    endpoint: str
+    process: psutil.Process | None = None
+
+    def cpu_seconds(self) -> float:
+        if self.process is None:
+            return float("nan")
+        times = self.process.cpu_times()
+        return times.user + times.system
+
+
+@contextlib.contextmanager
+def s3_busy(server: S3Server) -> Iterator[list[float]]:
+    """Yield a list that ends up holding the S3 server's CPU seconds over the block's wall seconds.
+
+    moto handles a request on one thread under one GIL, so about 1.0 means the S3 server was the
+    bound of that upload, and less means it waited for the uploader."""
+    share: list[float] = []
+    cpu, wall = server.cpu_seconds(), time.perf_counter()
+    yield share
+    share.append((server.cpu_seconds() - cpu) / (time.perf_counter() - wall))
+
+
+@dataclass
+class DirectRun:
+    seconds: float
+    s3_busy: float
+
+
+@dataclass
 class ApiRun:
     seconds: float
+    s3_busy: float
     body_sent: float  # seconds until the whole request body was handed to the socket
     baseline: int
     growth: int
@@ -243,12 +279,12 @@ def _check_stored(s3: Any, bucket: str, key: str, size: int) -> None:
         raise BenchmarkError(f"s3://{bucket}/{key} holds {stored} bytes, expected {size}")
 
 
-def api_upload(cluster: AirflowCluster, token: str, data: Path, s3: Any) -> ApiRun:
+def api_upload(cluster: AirflowCluster, token: str, data: Path, s3: Any, server: S3Server) -> ApiRun:
     size = data.stat().st_size
     _delete_if_present(s3, API_BUCKET, data.name)
     body = MultipartBody({"bucket": API_BUCKET}, "file", data, "text/csv")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": body.content_type}
-    with RssSampler(cluster.pids["api-server"]) as memory:
+    with RssSampler(cluster.pids["api-server"]) as memory, s3_busy(server) as busy:
         started = time.perf_counter()
         response = requests.post(f"{cluster.api}/upload", data=body, headers=headers, timeout=900)
         seconds = time.perf_counter() - started
@@ -264,18 +300,20 @@ def api_upload(cluster: AirflowCluster, token: str, data: Path, s3: Any) -> ApiR
         raise BenchmarkError(f"POST /upload reported size {answer.get('size')}, expected {size}")
     _check_stored(s3, answer["bucket"], answer["key"], size)
     body_sent = (body.sent_at or started + seconds) - started
-    return ApiRun(seconds, body_sent, memory.baseline, memory.growth, memory.samples, memory.top_grower())
+    return ApiRun(
+        seconds, busy[0], body_sent, memory.baseline, memory.growth, memory.samples, memory.top_grower()
+    )
 
 
-def boto3_upload(s3: Any, data: Path) -> float:
+def boto3_upload(s3: Any, data: Path, server: S3Server) -> DirectRun:
     size = data.stat().st_size
     _delete_if_present(s3, DIRECT_BUCKET, data.name)
-    with data.open("rb") as source:
+    with data.open("rb") as source, s3_busy(server) as busy:
         started = time.perf_counter()
         s3.upload_fileobj(source, DIRECT_BUCKET, data.name)
         seconds = time.perf_counter() - started
     _check_stored(s3, DIRECT_BUCKET, data.name, size)
-    return seconds
+    return DirectRun(seconds, busy[0])
 
 
 # -- report ------------------------------------------------------------------------------------------
@@ -293,9 +331,9 @@ def _verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
-def report(size: int, api: list[ApiRun], direct: list[float], load_before: str) -> None:
+def report(size: int, api: list[ApiRun], direct: list[DirectRun], load_before: str) -> None:
     api_median = statistics.median(run.seconds for run in api)
-    direct_median = statistics.median(direct)
+    direct_median = statistics.median(run.seconds for run in direct)
     api_rate = size / MIB / api_median
     direct_rate = size / MIB / direct_median
     ratio = direct_median / api_median
@@ -317,9 +355,13 @@ def report(size: int, api: list[ApiRun], direct: list[float], load_before: str) 
         f"{statistics.median(r.body_sent for r in api):8.2f}s"
     )
     print(
-        f"{'boto3 upload_fileobj':24}{''.join(f'{s:8.2f}s' for s in direct)}"
+        f"{'boto3 upload_fileobj':24}{''.join(f'{r.seconds:8.2f}s' for r in direct)}"
         f"{direct_median:8.2f}s{direct_rate:11.1f}"
     )
+    print("S3 server busy (its CPU seconds / upload seconds; 1.0 = the S3 server was the bound)")
+    for label, runs_of in (("  during API", api), ("  during boto3", direct)):
+        shares = [r.s3_busy for r in runs_of]
+        print(f"{label:24}{''.join(f'{s:9.2f}' for s in shares)}{statistics.median(shares):9.2f}")
     print("-" * width)
     print("api-server RSS (api-server + descendants, MiB)")
     print(f"{'  before upload':24}{''.join(f'{_mib(r.baseline):>9}' for r in api)}")
@@ -343,7 +385,7 @@ def report(size: int, api: list[ApiRun], direct: list[float], load_before: str) 
 
 
 @contextlib.contextmanager
-def moto_server(separate: bool) -> Iterator[str]:
+def moto_server(separate: bool) -> Iterator[S3Server]:
     """moto's threaded S3 server, in its own process by default (S3 is a service of its own: in this
     process its GIL would be shared with the client sending the API's request body, but not with
     boto3's reads of the file) or, with ``--moto-in-process``, in this one as before."""
@@ -353,7 +395,7 @@ def moto_server(separate: bool) -> Iterator[str]:
         server.start()
         try:
             host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
+            yield S3Server(f"http://{host}:{port}")
         finally:
             server.stop()
         return
@@ -370,7 +412,7 @@ def moto_server(separate: bool) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SetupError("the moto server did not start")
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield S3Server(f"http://127.0.0.1:{port}", psutil.Process(process.pid))
     finally:
         process.terminate()
         process.wait(10)
@@ -414,7 +456,8 @@ def run(size: int, repeat: int, load_before: str, moto_apart: bool = True) -> No
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="headrace-bench-")))
         data = work / FILE_NAME
         write_csv(data, size)
-        endpoint = stack.enter_context(moto_server(moto_apart))
+        server = stack.enter_context(moto_server(moto_apart))
+        endpoint = server.endpoint
         s3 = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -432,17 +475,15 @@ def run(size: int, repeat: int, load_before: str, moto_apart: bool = True) -> No
         token = cluster.airflow_token("admin")
 
         print("warm-up ...", flush=True)
-        api_upload(cluster, token, data, s3)
-        boto3_upload(s3, data)
+        api_upload(cluster, token, data, s3, server)
+        boto3_upload(s3, data, server)
         api_runs: list[ApiRun] = []
-        direct_runs: list[float] = []
+        direct_runs: list[DirectRun] = []
         for number in range(1, repeat + 1):
-            api_runs.append(api_upload(cluster, token, data, s3))
-            direct_runs.append(boto3_upload(s3, data))
-            print(
-                f"run {number}/{repeat}: API {api_runs[-1].seconds:.2f}s, boto3 {direct_runs[-1]:.2f}s",
-                flush=True,
-            )
+            api_runs.append(api_upload(cluster, token, data, s3, server))
+            direct_runs.append(boto3_upload(s3, data, server))
+            api_seconds, direct_seconds = api_runs[-1].seconds, direct_runs[-1].seconds
+            print(f"run {number}/{repeat}: API {api_seconds:.2f}s, boto3 {direct_seconds:.2f}s", flush=True)
         report(size, api_runs, direct_runs, load_before)
 
 

@@ -10,6 +10,9 @@ including other plugins', goes the usual way.
 The live streams (SSE ``/job-monitoring/v1/stream`` and the ``/ws`` WebSocket) are answered here
 natively on the event loop (api/streams/) before that: a WSGI thread per open stream would soon
 exhaust the thread pool that every other request needs.
+
+Request bodies reach the WSGI thread through :class:`~headrace.api.read_ahead.ReadAhead`, which reads
+them on the loop ahead of the thread, so that the socket and the thread work at the same time.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from a2wsgi import WSGIMiddleware
 
 from headrace.api import background, blueprint, streams
+from headrace.api.read_ahead import ReadAhead
 
 PLUGINS_MOUNT = "/pluginsv2"
 
@@ -41,6 +45,10 @@ class StreamingPluginBridge:
             if any(blueprint.under(scope["path"], mount + base) for base in blueprint.BASE_PATHS):
                 if self._wsgi is None:
                     self._wsgi = WSGIMiddleware(flask_app)
-                await self._wsgi({**scope, "root_path": mount}, receive, send)
+                ahead = ReadAhead(receive)
+                try:
+                    await self._wsgi({**scope, "root_path": mount}, ahead, send)
+                finally:
+                    ahead.close()
                 return
         await self.app(scope, receive, send)
