@@ -88,6 +88,18 @@ def test_the_nesting_limit_counts_objects_and_arrays(client, depth, refused):
     assert ("nested more than 64 levels" in str(response.json["error"])) is refused
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_numbers_json_does_not_have_are_a_json_400(client, constant):
+    response = client.post(
+        f"{BASE}/auth/login",
+        data='{"username": "admin", "password": %s}' % constant,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert response.json["code"] == "INVALID_JSON"
+
+
 def test_unexpected_errors_are_a_json_500_without_internals(app, client, admin_headers, monkeypatch):
     from headrace.api.services import api_keys
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from headrace import __version__
+from headrace.api import sessions
 from headrace.api.errors import BadRequest, RequestValidationError
 from headrace.api.services import health
 from headrace.events.log import AppendResult, EventLog
@@ -43,7 +44,14 @@ def ingest_one(payload: Any) -> AppendResult:
     if event is None:
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise RequestValidationError(f"Validation failed: {summary}", details=errors)
-    return event_log().append([event])
+    return _append([event])
+
+
+def _append(events: Iterable[MonitoringEvent]) -> AppendResult:
+    """Append in a transaction of the request's session: its connection is already checked out
+    (or will be, for the request statistics), so the append costs no pool checkout of its own."""
+    with sessions.transaction() as session:
+        return event_log().append_with(session.connection(), events)
 
 
 def ingest_batch(payload: Any) -> dict[str, Any]:
@@ -64,7 +72,7 @@ def ingest_batch(payload: Any) -> dict[str, Any]:
             else:
                 yield event
 
-    result = event_log().append(valid())
+    result = _append(valid())
     if rejected:
         from headrace.events.metrics import REJECTED
 
