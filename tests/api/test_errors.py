@@ -92,7 +92,7 @@ def test_the_nesting_limit_counts_objects_and_arrays(client, depth, refused):
 def test_numbers_json_does_not_have_are_a_json_400(client, constant):
     response = client.post(
         f"{BASE}/auth/login",
-        data='{"username": "admin", "password": %s}' % constant,
+        data='{"username": "admin", "password": ' + constant + "}",
         headers={"Content-Type": "application/json"},
     )
 
