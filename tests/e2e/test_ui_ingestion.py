@@ -150,30 +150,32 @@ def test_ingestion_page_form_and_dag_run_tab(airflow_cluster, browser, tmp_path)
     assert "Not a Headrace ingestion run" in text(driver, "#not-ingestion")
     console += severe(driver)
 
-    # A running job is cancelled from the page (a file big enough to be still loading).
-    big = cluster.home / "storage" / "landing" / folder / "big.csv"
-    with big.open("w") as out:
-        out.write("id,name,amount\n")
-        for start in range(0, 3_000_000, 100_000):
-            out.write("".join(f"{i},name-{i},{i}.25\n" for i in range(start, start + 100_000)))
-    started = requests.post(
-        f"{cluster.api}/ingestion/jobs",
-        headers=admin,
-        json={
-            "target": {"catalog": catalog, "schema": "sales", "table": f"big_{suffix}"},
-            "source": {"file_paths": f"s3://landing/{folder}/big.csv", "file_type": "csv"},
-        },
-        timeout=30,
-    )
-    assert started.status_code == 201, started.text
-    running_id = started.json()["data"]["job_id"]
-    driver.get(cluster.url + "/")
-    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "a[href$='/plugin/headrace']")))
-    wait = open_headrace(driver)
-    go(driver, wait, "ingestion")
-    click(driver, _row(running_id) + " button.cancel")
-    wait.until(lambda d: _status(d, running_id) == "cancelled")
-    assert _job(cluster, admin, running_id)["status"] == "cancelled"
+    # A job that has not finished is cancelled from the page. Its DAG is paused meanwhile, so that the
+    # job stays queued until the click (a file of 3M rows loaded in 3 s, before the page got there).
+    dag = f"{cluster.url}/api/v2/dags/{DAG_ID}"
+    paused = requests.patch(dag, headers=admin, json={"is_paused": True}, timeout=30)
+    assert paused.status_code == 200, paused.text
+    try:
+        started = requests.post(
+            f"{cluster.api}/ingestion/jobs",
+            headers=admin,
+            json={
+                "target": {"catalog": catalog, "schema": "sales", "table": f"pending_{suffix}"},
+                "source": {"file_paths": f"s3://landing/{folder}/orders.csv", "file_type": "csv"},
+            },
+            timeout=30,
+        )
+        assert started.status_code == 201, started.text
+        pending_id = started.json()["data"]["job_id"]
+        driver.get(cluster.url + "/")
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "a[href$='/plugin/headrace']")))
+        wait = open_headrace(driver)
+        go(driver, wait, "ingestion")
+        click(driver, _row(pending_id) + " button.cancel")
+        wait.until(lambda d: _status(d, pending_id) == "cancelled")
+        assert _job(cluster, admin, pending_id)["status"] == "cancelled"
+    finally:
+        requests.patch(dag, headers=admin, json={"is_paused": False}, timeout=30).raise_for_status()
     console += severe(driver)
 
     # A phone-sized screen: the page fits its width (the jobs table scrolls inside its panel).

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -63,7 +63,9 @@ def login(driver, cluster, username: str) -> None:
     wait.until(ec.visibility_of_element_located((By.NAME, "username"))).send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(cluster.passwords[username])
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, HEADRACE_NAV)))
+    # The form's redirects may replace the page while it is searched ("aborted by navigation").
+    redirecting = WebDriverWait(driver, WAIT, ignored_exceptions=(WebDriverException,))
+    redirecting.until(ec.element_to_be_clickable((By.CSS_SELECTOR, HEADRACE_NAV)))
     driver.get_log("browser")  # what the login page logged before there was a session is not ours
 
 
