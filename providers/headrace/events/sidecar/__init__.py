@@ -69,6 +69,7 @@ def run(config: SidecarConfig) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    waiting = len(forwarder.spool)  # counted before the forwarder starts draining it
     forwarder.start()
     serving = threading.Thread(target=server.serve_forever, name="sidecar-http", daemon=True)
     serving.start()
@@ -79,7 +80,7 @@ def run(config: SidecarConfig) -> int:
         port,
         forwarder.upstream,
         forwarder.spool.directory,
-        len(forwarder.spool),
+        waiting,
     )
     stopping.wait()
     server.shutdown()
