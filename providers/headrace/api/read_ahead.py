@@ -77,7 +77,7 @@ class ReadAhead:
                 if message["type"] == "http.request":
                     self._buffer += message.get("body", b"")
                     if not message.get("more_body", False):
-                        self._end = _END
+                        self._end = dict(_END)  # the consumer gets a message of its own
                 else:
                     self._end = message
                 self._arrived.set()
